@@ -1,0 +1,10 @@
+# hdv_options: warnings and sanitizers every hdvila target builds with.
+add_library(hdv_options INTERFACE)
+target_compile_options(hdv_options INTERFACE -Wall -Wextra -Wno-unused-parameter)
+if(HDV_WERROR)
+  target_compile_options(hdv_options INTERFACE -Werror)
+endif()
+if(HDV_SANITIZE)
+  target_compile_options(hdv_options INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer)
+  target_link_options(hdv_options INTERFACE -fsanitize=address,undefined)
+endif()

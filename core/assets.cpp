@@ -1,0 +1,33 @@
+// Locating the bundled assets (see assets.h).
+#include "core/assets.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+
+namespace hdv::core {
+namespace {
+
+std::filesystem::path executable_dir() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::filesystem::path() : exe.parent_path();
+}
+
+}  // namespace
+
+std::filesystem::path assets_dir() {
+  if (const char* env = std::getenv("HDV_ASSETS"); env != nullptr && *env != '\0') return env;
+  std::error_code ec;
+  std::filesystem::path source_assets = HDV_SOURCE_ASSETS_DIR;
+  if (std::filesystem::is_directory(source_assets, ec)) return source_assets;
+  std::filesystem::path installed = executable_dir() / ".." / "share" / "hdvila" / "assets";
+  if (std::filesystem::is_directory(installed, ec)) return installed.lexically_normal();
+  return source_assets;
+}
+
+std::filesystem::path default_model_path(std::string_view file_name) {
+  return assets_dir() / "models" / std::string(file_name);
+}
+
+}  // namespace hdv::core

@@ -1,0 +1,18 @@
+// Where the bundled default models and samples live.
+//
+// Search order: $HDV_ASSETS, then assets/ beside the source tree the binary was built from, then
+// <prefix>/share/hdvila/assets next to an installed binary.
+#pragma once
+
+#include <filesystem>
+#include <string_view>
+
+namespace hdv::core {
+
+// The assets folder in use (may not exist yet on a tree without bundled models).
+std::filesystem::path assets_dir();
+
+// assets/models/<file_name>: the bundled default a program uses when no model flag is given.
+std::filesystem::path default_model_path(std::string_view file_name);
+
+}  // namespace hdv::core

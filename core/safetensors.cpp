@@ -1,0 +1,324 @@
+// safetensors reader and writer (see safetensors.h).
+#include "core/safetensors.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "core/atomic_file.h"
+#include "core/config.h"
+#include "core/error.h"
+
+namespace hdv::core {
+namespace {
+
+struct DTypeInfo {
+  DType dtype;
+  std::string_view name;
+  size_t size;
+  c10::ScalarType scalar_type;
+};
+
+constexpr DTypeInfo kDTypes[] = {
+    {DType::F64, "F64", 8, c10::kDouble},  {DType::F32, "F32", 4, c10::kFloat},
+    {DType::F16, "F16", 2, c10::kHalf},    {DType::BF16, "BF16", 2, c10::kBFloat16},
+    {DType::I64, "I64", 8, c10::kLong},    {DType::I32, "I32", 4, c10::kInt},
+    {DType::I16, "I16", 2, c10::kShort},   {DType::I8, "I8", 1, c10::kChar},
+    {DType::U8, "U8", 1, c10::kByte},      {DType::Bool, "BOOL", 1, c10::kBool},
+};
+
+const DTypeInfo& info(DType dtype) {
+  for (const auto& d : kDTypes) {
+    if (d.dtype == dtype) return d;
+  }
+  throw Error("internal: unknown DType");
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
+
+uint64_t read_u64_le(const char* p) {
+  uint64_t value = 0;
+  for (int i = 7; i >= 0; --i) value = (value << 8) | static_cast<unsigned char>(p[i]);
+  return value;
+}
+
+}  // namespace
+
+std::string_view dtype_name(DType dtype) { return info(dtype).name; }
+size_t dtype_size(DType dtype) { return info(dtype).size; }
+c10::ScalarType to_scalar_type(DType dtype) { return info(dtype).scalar_type; }
+
+std::optional<DType> parse_dtype(std::string_view name) {
+  for (const auto& d : kDTypes) {
+    if (d.name == name) return d.dtype;
+  }
+  return std::nullopt;
+}
+
+DType from_scalar_type(c10::ScalarType type) {
+  for (const auto& d : kDTypes) {
+    if (d.scalar_type == type) return d.dtype;
+  }
+  throw Error(fmt::format("dtype {} cannot be stored in safetensors", c10::toString(type)));
+}
+
+SafetensorsHeader parse_safetensors_header(std::string_view prefix, uint64_t file_size,
+                                           std::string_view source) {
+  auto fail = [&](const std::string& problem) -> FormatError {
+    return FormatError(fmt::format("{}: invalid safetensors file: {}", source, problem));
+  };
+  if (file_size < 8 || prefix.size() < 8) {
+    throw fail(fmt::format("{} bytes is too short for the 8-byte header length", file_size));
+  }
+  SafetensorsHeader header;
+  header.header_size = read_u64_le(prefix.data());
+  if (header.header_size > kMaxSafetensorsHeaderBytes) {
+    throw fail(fmt::format("header length {} exceeds the limit of {} bytes", header.header_size,
+                           kMaxSafetensorsHeaderBytes));
+  }
+  if (header.header_size > file_size - 8) {
+    throw fail(fmt::format("header length {} exceeds the {} bytes that follow it (file truncated?)",
+                           header.header_size, file_size - 8));
+  }
+  if (prefix.size() < 8 + header.header_size) throw fail("internal: header prefix not fully read");
+  std::string_view text = prefix.substr(8, header.header_size);
+  if (text.empty() || text.front() != '{') throw fail("the JSON header does not start with '{'");
+
+  // Duplicate top-level names would silently shadow each other; the callback sees every key.
+  std::set<std::string> seen_keys;
+  std::string duplicate;
+  auto callback = [&](int depth, nlohmann::json::parse_event_t event, Json& parsed) {
+    if (depth == 1 && event == nlohmann::json::parse_event_t::key) {
+      auto key = parsed.get<std::string>();
+      if (!seen_keys.insert(key).second && duplicate.empty()) duplicate = key;
+    }
+    return true;
+  };
+  Json json;
+  try {
+    json = Json::parse(text.begin(), text.end(), callback);
+  } catch (const nlohmann::json::exception& e) {
+    throw fail(fmt::format("the header is not valid JSON ({})", e.what()));
+  }
+  if (!duplicate.empty()) throw fail(fmt::format("tensor \"{}\" appears twice in the header", duplicate));
+  if (!json.is_object()) throw fail("the header is not a JSON object");
+
+  const uint64_t data_size = file_size - 8 - header.header_size;
+  for (auto it = json.begin(); it != json.end(); ++it) {
+    const std::string& name = it.key();
+    const Json& value = it.value();
+    if (name == "__metadata__") {
+      if (!value.is_object()) throw fail("__metadata__ must be an object of strings");
+      for (auto m = value.begin(); m != value.end(); ++m) {
+        if (!m.value().is_string()) {
+          throw fail(fmt::format("__metadata__ value \"{}\" must be a string, got {}", m.key(),
+                                 describe_json_value(m.value())));
+        }
+        header.metadata[m.key()] = m.value().get<std::string>();
+      }
+      continue;
+    }
+    auto bad = [&](const std::string& problem) { return fail(fmt::format("tensor \"{}\": {}", name, problem)); };
+    if (!value.is_object()) throw bad("expected an object with dtype, shape and data_offsets");
+    for (auto f = value.begin(); f != value.end(); ++f) {
+      if (f.key() != "dtype" && f.key() != "shape" && f.key() != "data_offsets") {
+        throw bad(fmt::format("unknown field \"{}\"", f.key()));
+      }
+    }
+    for (const char* field : {"dtype", "shape", "data_offsets"}) {
+      if (!value.contains(field)) throw bad(fmt::format("missing field \"{}\"", field));
+    }
+    TensorEntry entry;
+    entry.name = name;
+    const Json& dtype = value["dtype"];
+    if (!dtype.is_string()) throw bad(fmt::format("dtype must be a string, got {}", describe_json_value(dtype)));
+    auto parsed = parse_dtype(dtype.get<std::string>());
+    if (!parsed) {
+      throw bad(fmt::format("unknown dtype \"{}\" (expected one of F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL)",
+                            dtype.get<std::string>()));
+    }
+    entry.dtype = *parsed;
+    const Json& shape = value["shape"];
+    if (!shape.is_array()) throw bad(fmt::format("shape must be an array, got {}", describe_json_value(shape)));
+    uint64_t numel = 1;
+    bool overflow = false;
+    for (const Json& dim : shape) {
+      if (!dim.is_number_unsigned() && !(dim.is_number_integer() && dim.get<int64_t>() >= 0)) {
+        throw bad(fmt::format("shape entries must be non-negative integers, got {}", describe_json_value(dim)));
+      }
+      uint64_t d = dim.get<uint64_t>();
+      if (d > uint64_t(INT64_MAX) || (d != 0 && numel > UINT64_MAX / d)) overflow = true;
+      numel *= d;
+      entry.shape.push_back(static_cast<int64_t>(std::min<uint64_t>(d, INT64_MAX)));
+    }
+    const Json& offsets = value["data_offsets"];
+    if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+        !offsets[1].is_number_unsigned()) {
+      throw bad(fmt::format("data_offsets must be [begin, end] with non-negative integers, got {}",
+                            offsets.dump()));
+    }
+    entry.begin = offsets[0].get<uint64_t>();
+    entry.end = offsets[1].get<uint64_t>();
+    if (entry.begin > entry.end) {
+      throw bad(fmt::format("data_offsets [{}, {}] has begin after end", entry.begin, entry.end));
+    }
+    if (entry.end > data_size) {
+      throw bad(fmt::format("data_offsets [{}, {}] reach past the end of the data section ({} bytes; file truncated?)",
+                            entry.begin, entry.end, data_size));
+    }
+    const uint64_t element = dtype_size(entry.dtype);
+    if (overflow || numel > UINT64_MAX / element || numel * element != entry.end - entry.begin) {
+      throw bad(fmt::format("dtype {} x shape {} does not match the {} bytes of data_offsets [{}, {}]",
+                            dtype_name(entry.dtype), shape_text(entry.shape), entry.end - entry.begin,
+                            entry.begin, entry.end));
+    }
+    header.entries.push_back(std::move(entry));
+  }
+
+  std::sort(header.entries.begin(), header.entries.end(), [](const TensorEntry& a, const TensorEntry& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  uint64_t covered = 0;
+  const TensorEntry* previous = nullptr;
+  for (const TensorEntry& entry : header.entries) {
+    if (entry.begin < covered) {
+      throw fail(fmt::format("tensors \"{}\" and \"{}\" overlap (bytes [{}, {}) and [{}, {}))", previous->name,
+                             entry.name, previous->begin, previous->end, entry.begin, entry.end));
+    }
+    if (entry.begin > covered) {
+      throw fail(fmt::format("bytes [{}, {}) of the data section belong to no tensor (before \"{}\")", covered,
+                             entry.begin, entry.name));
+    }
+    if (entry.end > entry.begin || previous == nullptr) previous = &entry;
+    covered = std::max(covered, entry.end);
+  }
+  if (covered != data_size) {
+    throw fail(fmt::format("{} bytes after the last tensor belong to no tensor", data_size - covered));
+  }
+  return header;
+}
+
+struct SafetensorsFile::Mapping {
+  void* address = nullptr;
+  size_t size = 0;
+  ~Mapping() {
+    if (address != nullptr) ::munmap(address, size);
+  }
+};
+
+SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
+  const std::string source = path.string();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) throw IoError(fmt::format("{}: no such file", source));
+    throw IoError(fmt::format("{}: cannot open: {}", source, std::strerror(errno)));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw IoError(fmt::format("{}: not a regular file", source));
+  }
+  const auto file_size = static_cast<uint64_t>(st.st_size);
+  auto mapping = std::make_shared<Mapping>();
+  if (file_size > 0) {
+    // Private + writable: copy-on-write pages, so callers may modify tensors in place safely.
+    void* address = ::mmap(nullptr, file_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    if (address == MAP_FAILED) {
+      int err = errno;
+      ::close(fd);
+      throw IoError(fmt::format("{}: cannot map: {}", source, std::strerror(err)));
+    }
+    mapping->address = address;
+    mapping->size = file_size;
+  }
+  ::close(fd);
+
+  SafetensorsFile file;
+  file.path_ = path;
+  std::string_view bytes(static_cast<const char*>(mapping->address), file_size);
+  const uint64_t header_size = file_size >= 8 ? read_u64_le(bytes.data()) : 0;
+  std::string_view prefix =
+      bytes.substr(0, std::min<uint64_t>(file_size, 8 + std::min(header_size, kMaxSafetensorsHeaderBytes)));
+  file.header_ = parse_safetensors_header(prefix, file_size, source);
+  file.mapping_ = std::move(mapping);
+  for (size_t i = 0; i < file.header_.entries.size(); ++i) file.index_[file.header_.entries[i].name] = i;
+  return file;
+}
+
+bool SafetensorsFile::contains(std::string_view name) const { return index_.find(name) != index_.end(); }
+
+const TensorEntry& SafetensorsFile::entry(std::string_view name) const {
+  auto it = index_.find(name);
+  if (it == index_.end()) {
+    throw Error(fmt::format("{}: no tensor named \"{}\"", path_.string(), name));
+  }
+  return header_.entries[it->second];
+}
+
+at::Tensor SafetensorsFile::tensor(std::string_view name) const {
+  const TensorEntry& e = entry(name);
+  auto options = torch::TensorOptions().dtype(to_scalar_type(e.dtype)).device(torch::kCPU);
+  if (e.end == e.begin) return torch::empty(e.shape, options);
+  char* data = static_cast<char*>(mapping_->address) + 8 + header_.header_size + e.begin;
+  auto keep_alive = mapping_;
+  at::Tensor view = torch::from_blob(data, e.shape, [keep_alive](void*) {}, options);
+  if (reinterpret_cast<uintptr_t>(data) % dtype_size(e.dtype) != 0) return view.clone();
+  return view;
+}
+
+void write_safetensors(const std::filesystem::path& path, const NamedTensors& tensors, const Metadata& metadata) {
+  Json header = Json::object();
+  if (!metadata.empty()) {
+    Json meta = Json::object();
+    for (const auto& [key, value] : metadata) meta[key] = value;
+    header["__metadata__"] = meta;
+  }
+  std::vector<at::Tensor> contiguous;
+  contiguous.reserve(tensors.size());
+  std::set<std::string> names;
+  uint64_t offset = 0;
+  for (const auto& [name, tensor] : tensors) {
+    if (name.empty() || name == "__metadata__") {
+      throw Error(fmt::format("{}: invalid tensor name \"{}\"", path.string(), name));
+    }
+    if (!names.insert(name).second) throw Error(fmt::format("{}: tensor \"{}\" given twice", path.string(), name));
+    if (!tensor.defined()) throw Error(fmt::format("{}: tensor \"{}\" is undefined", path.string(), name));
+    DType dtype;
+    try {
+      dtype = from_scalar_type(tensor.scalar_type());
+    } catch (const Error& e) {
+      throw Error(fmt::format("{}: tensor \"{}\": {}", path.string(), name, e.what()));
+    }
+    at::Tensor cpu = tensor.detach().to(torch::kCPU).contiguous();
+    uint64_t bytes = static_cast<uint64_t>(cpu.numel()) * dtype_size(dtype);
+    header[name] = Json{{"dtype", dtype_name(dtype)},
+                        {"shape", cpu.sizes().vec()},
+                        {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+    contiguous.push_back(std::move(cpu));
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data section 8-byte aligned
+  char length[8];
+  uint64_t n = text.size();
+  for (int i = 0; i < 8; ++i) length[i] = static_cast<char>((n >> (8 * i)) & 0xff);
+
+  AtomicFile file(path);
+  file.write(length, 8);
+  file.write(text);
+  for (const at::Tensor& t : contiguous) file.write(t.data_ptr(), t.numel() * t.element_size());
+  file.commit();
+}
+
+}  // namespace hdv::core

@@ -1,0 +1,91 @@
+// safetensors reader and writer (the Hugging Face format).
+//
+// Layout: an 8-byte little-endian header length N, N bytes of JSON header, then the data section.
+// The header maps tensor names to {"dtype", "shape", "data_offsets": [begin, end]} (offsets
+// relative to the data section) plus an optional "__metadata__" object of string -> string.
+// Reference: huggingface/safetensors, README "Format" and safetensors/src/tensor.rs.
+//
+// Every header field is validated before any tensor is touched: the length is sane, the JSON is
+// well formed with no duplicate names, every dtype is known, dtype x shape equals the byte span,
+// spans lie inside the file, do not overlap and leave no holes (as the reference implementation
+// requires). Errors name the file and the tensor. Files are memory-mapped copy-on-write: tensors
+// read from them share the mapping, and writing into such a tensor never changes the file.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace hdv::core {
+
+enum class DType { F64, F32, F16, BF16, I64, I32, I16, I8, U8, Bool };
+
+std::string_view dtype_name(DType dtype);  // "F32", "BOOL", ...
+size_t dtype_size(DType dtype);            // bytes per element
+std::optional<DType> parse_dtype(std::string_view name);
+c10::ScalarType to_scalar_type(DType dtype);
+// Throws Error for scalar types safetensors cannot hold (complex, quantised, ...).
+DType from_scalar_type(c10::ScalarType type);
+
+struct TensorEntry {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0;  // byte offsets into the data section
+  uint64_t end = 0;
+};
+
+using Metadata = std::map<std::string, std::string>;
+
+struct SafetensorsHeader {
+  std::vector<TensorEntry> entries;  // sorted by begin offset
+  Metadata metadata;
+  uint64_t header_size = 0;  // N, the JSON length
+};
+
+// Headers above this size are rejected (the reference implementation's limit).
+constexpr uint64_t kMaxSafetensorsHeaderBytes = 100'000'000;
+
+// Validates the header of a file of `file_size` bytes whose first bytes are `prefix` (at least
+// 8 + N bytes, or the whole file if shorter). `source` names the file in errors.
+SafetensorsHeader parse_safetensors_header(std::string_view prefix, uint64_t file_size,
+                                           std::string_view source);
+
+class SafetensorsFile {
+ public:
+  // Maps and validates the file; throws IoError (missing/unreadable) or FormatError.
+  static SafetensorsFile open(const std::filesystem::path& path);
+
+  const std::filesystem::path& path() const { return path_; }
+  const std::vector<TensorEntry>& entries() const { return header_.entries; }
+  const Metadata& metadata() const { return header_.metadata; }
+  bool contains(std::string_view name) const;
+  // Throws Error naming the file and tensor when absent.
+  const TensorEntry& entry(std::string_view name) const;
+  // A CPU tensor over the mapping (copied only if the data is misaligned for its dtype).
+  at::Tensor tensor(std::string_view name) const;
+
+ private:
+  struct Mapping;
+  std::filesystem::path path_;
+  SafetensorsHeader header_;
+  std::shared_ptr<Mapping> mapping_;
+  std::map<std::string, size_t, std::less<>> index_;
+};
+
+using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
+
+// Writes tensors (any device; copied to CPU, made contiguous) in the given order, atomically.
+// Throws Error for duplicate or empty names and unsupported dtypes.
+void write_safetensors(const std::filesystem::path& path, const NamedTensors& tensors,
+                       const Metadata& metadata = {});
+
+}  // namespace hdv::core

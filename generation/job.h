@@ -1,0 +1,57 @@
+// Generation jobs: what hdvila-generate (and the studio's batch mode) is asked to do.
+//
+// A job file is JSONL, one job per line:
+//   {"mode": "edit", "input": "shirt.png", "prompt": "a red shirt", "neutral": "a shirt",
+//    "strength": 4.1, "output": "red"}
+// Modes and the fields each needs:
+//   sample         seed
+//   invert         input
+//   edit           prompt, and input or seed; optional neutral, strength, beta
+//   edit-optimise  prompt, and input or seed; optional steps
+//   sr             input; optional prompt, scale (4, 8 or 16), steps
+// Every line is validated before any work starts: unknown keys, wrong types, missing or
+// meaningless fields are errors naming file:line and the field.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/config.h"
+
+namespace hdv::gen {
+
+enum class JobMode { Sample, Invert, Edit, EditOptimise, SuperResolve };
+
+std::string_view job_mode_name(JobMode mode);  // "sample", "invert", "edit", "edit-optimise", "sr"
+
+struct Job {
+  JobMode mode = JobMode::Sample;
+  std::string input;                 // image path (invert, sr; edit from an image)
+  std::string prompt;                // target text
+  std::string neutral;               // neutral text for global directions ("" = derived from prompt)
+  double strength = 4.1;             // alpha: edit strength (StyleCLIP default)
+  double beta = 0.15;                // disentanglement threshold for global directions
+  int steps = 0;                     // optimisation steps (0 = the mode's default)
+  int scale = 8;                     // super-resolution factor: 4, 8 or 16
+  std::optional<int64_t> seed;       // latent seed (sample; edit without input)
+  std::string output;                // output base name (default: job-<line>)
+  std::string where;                 // "jobs.jsonl:3", or "flags" (errors then name --flags)
+};
+
+// "edit" -> JobMode::Edit; throws ConfigError (UsageError when where == "flags") for other text.
+JobMode parse_job_mode(const std::string& text, const std::string& where);
+
+// Checks the fields `job` needs for its mode; throws core::ConfigError naming job.where.
+void validate_job(const Job& job);
+
+// Parses one JSON object into a validated Job.
+Job parse_job(const core::Json& json, const std::string& where);
+
+// Reads a JSONL job file (blank lines and lines starting with '#' are skipped).
+std::vector<Job> read_job_file(const std::filesystem::path& path);
+
+}  // namespace hdv::gen

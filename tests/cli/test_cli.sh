@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# CLI conventions of the real programs (STYLE.md): --help exits 0 and shows defaults; unknown
+# flags and bad values exit 2 with `error: --flag: ...`; runtime failures exit 1 with exactly one
+# `error:` line naming the file and the problem; nothing half-written is left behind.
+# usage: test_cli.sh BIN_DIR PYTHON
+set -u
+bin=$1
+python=${2:-python3}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+passes=0
+
+# expect NAME STATUS PATTERN -- command...   (PATTERN: grep -E over stdout+stderr; "" = any)
+expect() {
+  local name=$1 status=$2 pattern=$3
+  shift 4
+  local out rc
+  out=$("$@" 2>&1)
+  rc=$?
+  if [[ $rc -ne $status ]]; then
+    echo "FAIL $name: exit $rc, expected $status"; echo "$out" | sed 's/^/    /' | head -20
+    failures=$((failures + 1)); return
+  fi
+  if [[ -n $pattern ]] && ! grep -qE -- "$pattern" <<<"$out"; then
+    echo "FAIL $name: output does not match /$pattern/"; echo "$out" | sed 's/^/    /' | head -20
+    failures=$((failures + 1)); return
+  fi
+  if [[ $status -ne 0 ]]; then
+    local errors
+    errors=$(grep -c '^error: ' <<<"$out")
+    if [[ $errors -ne 1 ]] || [[ $(wc -l <<<"$out") -ne 1 ]]; then
+      echo "FAIL $name: expected exactly one 'error:' line, got:"; echo "$out" | sed 's/^/    /' | head -20
+      failures=$((failures + 1)); return
+    fi
+  fi
+  echo "ok   $name"
+  passes=$((passes + 1))
+}
+
+train=$bin/hdvila-train
+generate=$bin/hdvila-generate
+
+expect train-help 0 'inspect.*' -- "$train" --help
+expect train-sub-help 0 '--max-length .*=512' -- "$train" tokenize --help
+expect generate-help 0 '--strength FLOAT=4\.1' -- "$generate" --help
+expect generate-unknown-flag 2 '^error: --no-such-flag: unknown flag' -- "$generate" --no-such-flag
+expect train-unknown-flag 2 '^error: --bogus: unknown flag' -- "$train" inspect x --bogus
+expect train-no-subcommand 2 '^error: ' -- "$train"
+expect generate-bad-threads 2 '^error: --threads: expected integer >= 0, got "lots"' -- "$generate" --threads lots --mode sample --out "$work"
+expect generate-bad-device 2 '^error: --device: expected auto, cpu, cuda or cuda:N, got "gpu"' -- \
+  "$generate" --mode sample --seed 1 --out "$work" --device gpu --generator /dev/null
+expect generate-bad-mode 2 '^error: --mode: expected sample, invert, edit, edit-optimise or sr, got "paint"' -- \
+  "$generate" --mode paint --out "$work"
+expect generate-bad-scale 2 '^error: --scale: expected 4, 8 or 16, got 3' -- \
+  "$generate" --mode sr --input x.png --scale 3 --out "$work"
+expect generate-needs-jobs-or-mode 2 '^error: --jobs / --mode: give exactly one' -- "$generate" --out "$work"
+
+# A malformed safetensors file where a model is expected: one error line naming file and problem.
+printf '\x40\x00\x00\x00\x00\x00\x00\x00{"w":{"dtype":"F32",' > "$work/broken.safetensors"
+expect generate-malformed-model 1 "^error: $work/broken.safetensors: invalid safetensors file: header length 64 exceeds the 20 bytes that follow it" -- \
+  "$generate" --mode sample --seed 1 --out "$work/out" --generator "$work/broken.safetensors" --vl-model "$work/broken.safetensors"
+printf '\x08\x00\x00\x00\x00\x00\x00\x00{"a":1} ' > "$work/bad-entry.safetensors"
+expect inspect-malformed 1 "^error: $work/bad-entry.safetensors: invalid safetensors file: tensor \"a\": expected an object" -- \
+  "$train" inspect "$work/bad-entry.safetensors"
+expect inspect-missing 1 "^error: $work/none.safetensors: no such file" -- "$train" inspect "$work/none.safetensors"
+
+# Job-file errors name file:line and field.
+printf '{"mode": "sample", "seed": 1}\n{"mode": "edit", "input": "a.png"}\n' > "$work/jobs.jsonl"
+expect generate-bad-job 1 "^error: $work/jobs.jsonl:2: field \"prompt\": required for mode edit" -- \
+  "$generate" --jobs "$work/jobs.jsonl" --out "$work/out"
+printf '{"mode": "sample", "seed": 1}\n{"mode": "sr", "input": "a.png", "scale": 16}\n' > "$work/ok.jsonl"
+expect generate-dry-run 0 "ok.jsonl:2	sr	job-2" -- "$generate" --jobs "$work/ok.jsonl" --dry-run
+
+# A checkpoint of the wrong kind.
+"$python" - "$work/oracle.safetensors" <<'PY'
+import json, sys, torch
+from safetensors.torch import save_file
+meta = {"format": "pt", "hdvila": json.dumps({"kind": "oracle", "format_version": 1, "preset": "", "step": 0, "config": {}})}
+save_file({"w": torch.zeros(2)}, sys.argv[1], metadata=meta)
+PY
+expect generate-wrong-kind 1 "^error: $work/oracle.safetensors: checkpoint kind is \"oracle\", expected \"generator\"" -- \
+  "$generate" --mode sample --seed 1 --out "$work/out" --generator "$work/oracle.safetensors"
+expect inspect-checkpoint 0 'checkpoint: kind oracle' -- "$train" inspect "$work/oracle.safetensors"
+
+# --device cuda without a GPU is an error, not a fall-back.
+if ! nvidia-smi -L >/dev/null 2>&1; then
+  expect generate-cuda-absent 1 '^error: --device cuda: no CUDA device is visible' -- \
+    "$generate" --mode sample --seed 1 --out "$work/out" --device cuda
+fi
+
+# Tokenizer CLI.
+printf '[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\nred\nshirt\n##s\n.\n' > "$work/vocab.txt"
+expect tokenize 0 '^2 5 6 7 8 9 3$' -- "$train" tokenize --vocab "$work/vocab.txt" --text "The RED shirts."
+expect tokenize-bad-utf8 1 '^error: --text: invalid UTF-8 at byte 3|^error: .*invalid UTF-8 at byte 3' -- \
+  "$train" tokenize --vocab "$work/vocab.txt" --text $'red\xff'
+expect tokenize-missing-vocab 1 "^error: vocabulary $work/nope.txt: cannot open" -- "$train" tokenize --vocab "$work/nope.txt" --text hi
+
+if [[ ${HDV_VIDEO:-ON} == ON ]]; then
+  expect test-pattern 0 '50 frames at 25.000 fps \(96x64\)' -- "$train" test-pattern --out "$work/p.mp4" --seconds 2 --size 96x64 --quiet
+  expect video-info 0 'frames: 50' -- "$train" video-info "$work/p.mp4"
+  expect frames 0 '4 frames \(indices 28\.\.46 of 50\)' -- \
+    "$train" frames --video "$work/p.mp4" --span 00:00:01.000-00:00:02.000 --count 4 --out "$work/frames" --quiet
+  [[ -f $work/frames/contact_sheet.png && -f $work/frames/frame_000028.png ]] || { echo "FAIL frames: files missing"; failures=$((failures + 1)); }
+  expect frames-bad-span 2 '^error: --span start: expected HH:MM:SS.mmm, got "1:xx"' -- \
+    "$train" frames --video "$work/p.mp4" --span 1:xx-2 --out "$work/f2"
+  head -c 3000 "$work/p.mp4" > "$work/cut.mp4"
+  expect video-truncated 1 "^error: $work/cut.mp4: " -- "$train" video-info "$work/cut.mp4"
+  expect test-pattern-bad-size 2 '^error: --size: expected WIDTHxHEIGHT' -- "$train" test-pattern --out "$work/q.mp4" --size 10by10
+  [[ ! -e $work/q.mp4 ]] || { echo "FAIL test-pattern-bad-size left a file"; failures=$((failures + 1)); }
+fi
+
+echo "$passes passed, $failures failed"
+[[ $failures -eq 0 ]]

@@ -1,0 +1,88 @@
+// Generation job files: per-mode required fields, types and unknown keys, named by file:line.
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "generation/job.h"
+#include "../core/test_support.h"
+
+namespace hdv::gen {
+namespace {
+
+using core::ConfigError;
+using core::Json;
+
+TEST(Job, ParsesEveryMode) {
+  test::TempDir dir;
+  test::write_bytes(dir / "jobs.jsonl",
+                    "# demo jobs\n"
+                    R"({"mode": "sample", "seed": 3})" "\n"
+                    "\n"
+                    R"({"mode": "edit", "input": "a.png", "prompt": "a red shirt", "strength": 5})" "\n"
+                    R"({"mode": "edit-optimise", "seed": 1, "prompt": "a blue bag", "steps": 50, "output": "bag"})" "\n"
+                    R"({"mode": "sr", "input": "small.png", "scale": 16, "prompt": "a striped sandal"})" "\n"
+                    R"({"mode": "invert", "input": "b.png"})" "\n");
+  std::vector<Job> jobs = read_job_file(dir / "jobs.jsonl");
+  ASSERT_EQ(jobs.size(), 5u);
+  EXPECT_EQ(jobs[0].mode, JobMode::Sample);
+  EXPECT_EQ(*jobs[0].seed, 3);
+  EXPECT_EQ(jobs[0].output, "job-2");
+  EXPECT_EQ(jobs[1].mode, JobMode::Edit);
+  EXPECT_DOUBLE_EQ(jobs[1].strength, 5.0);
+  EXPECT_DOUBLE_EQ(jobs[1].beta, 0.15);
+  EXPECT_EQ(jobs[2].output, "bag");
+  EXPECT_EQ(jobs[2].steps, 50);
+  EXPECT_EQ(jobs[3].scale, 16);
+  EXPECT_EQ(jobs[4].mode, JobMode::Invert);
+}
+
+TEST(Job, ErrorsNameFileLineAndField) {
+  test::TempDir dir;
+  struct Case {
+    std::string line;
+    std::string expected;
+  };
+  std::vector<Case> cases = {
+      {R"({"mode": "paint"})", ":1: field \"mode\": expected sample, invert, edit, edit-optimise or sr, got \"paint\""},
+      {R"({"seed": 1})", ":1: field \"mode\": required"},
+      {R"({"mode": "edit", "input": "a.png"})", ":1: field \"prompt\": required for mode edit"},
+      {R"({"mode": "edit", "prompt": "red"})", ":1: field \"input\": mode edit needs an input image or a seed"},
+      {R"({"mode": "sr", "input": "a.png", "scale": 5})", ":1: field \"scale\": expected 4, 8 or 16, got 5"},
+      {R"({"mode": "sr", "prompt": "x"})", ":1: field \"input\": required for mode sr"},
+      {R"({"mode": "sample", "seed": "7"})", ":1: field \"seed\": expected an integer, got string \"7\""},
+      {R"({"mode": "sample", "colour": "red"})", ":1: field \"colour\": unknown field"},
+      {R"({"mode": "sample", "output": "../escape"})", ":1: field \"output\": expected a file name without folders"},
+      {R"({"mode": "sample", "seed": -2})", ":1: field \"seed\": expected integer >= 0, got -2"},
+      {R"(["sample"])", ":1: expected a JSON object, got an array of 1"},
+      {R"({"mode": "sample",)", ":1: invalid JSON at line 1, column 19"},
+  };
+  for (const Case& c : cases) {
+    test::write_bytes(dir / "jobs.jsonl", c.line + "\n");
+    std::string expected = (dir / "jobs.jsonl").string() + c.expected;
+    try {
+      read_job_file(dir / "jobs.jsonl");
+      ADD_FAILURE() << "no error for " << c.line;
+    } catch (const core::Error& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what() << "\nexpected: " << expected;
+    }
+  }
+}
+
+TEST(Job, FlagJobsReportFlagNames) {
+  Job job;
+  job.where = "flags";
+  job.mode = JobMode::SuperResolve;
+  job.input = "x.png";
+  job.scale = 3;
+  HDV_EXPECT_THROW_MSG(validate_job(job), core::UsageError, "--scale: expected 4, 8 or 16, got 3");
+  HDV_EXPECT_THROW_MSG(parse_job_mode("blend", "flags"), core::UsageError, "--mode: expected sample, invert, edit");
+}
+
+TEST(Job, EmptyFileIsAnError) {
+  test::TempDir dir;
+  test::write_bytes(dir / "jobs.jsonl", "\n# nothing\n");
+  HDV_EXPECT_THROW_MSG(read_job_file(dir / "jobs.jsonl"), core::FormatError, "no jobs (expected one JSON object per line)");
+  HDV_EXPECT_THROW_MSG(read_job_file(dir / "absent.jsonl"), core::IoError, "absent.jsonl: no such file");
+}
+
+}  // namespace
+}  // namespace hdv::gen

@@ -1,0 +1,27 @@
+// Subcommands of hdvila-train: each one registers its flags on a CLI11 subcommand and an action
+// that runs after parsing (so errors reach run_cli and become exit statuses, never stack dumps).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "core/cli.h"
+
+namespace hdv::train {
+
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<void()> run;
+};
+
+using Commands = std::vector<Command>;
+
+// Each adds one subcommand to `app`; `common` receives --device/--threads/--verbose/--quiet.
+void add_inspect_command(CLI::App& app, core::CommonOptions& common, Commands& commands);
+void add_video_commands(CLI::App& app, core::CommonOptions& common, Commands& commands);
+void add_text_commands(CLI::App& app, core::CommonOptions& common, Commands& commands);
+
+}  // namespace hdv::train
