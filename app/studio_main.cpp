@@ -46,8 +46,8 @@ struct Options {
 
 // One model slot of the Models panel.
 struct ModelSlot {
-  const char* label;
-  const char* kind;
+  const char* label = "";
+  const char* kind = "";
   std::string path;
   std::string status;  // "loaded: ..." or the error text
   bool ok = false;
@@ -68,7 +68,9 @@ class LogPanel {
       ImVec4 colour = level >= core::LogLevel::Error     ? ImVec4(1.0f, 0.4f, 0.4f, 1.0f)
                       : level == core::LogLevel::Warning ? ImVec4(1.0f, 0.8f, 0.3f, 1.0f)
                                                          : ImVec4(0.85f, 0.85f, 0.85f, 1.0f);
-      ImGui::TextColored(colour, "%s", text.c_str());
+      ImGui::PushStyleColor(ImGuiCol_Text, colour);
+      ImGui::TextWrapped("%s", text.c_str());
+      ImGui::PopStyleColor();
     }
     if (ImGui::GetScrollY() >= ImGui::GetScrollMaxY()) ImGui::SetScrollHereY(1.0f);
     ImGui::EndChild();
@@ -143,11 +145,14 @@ int run_studio(Options& options) {
   ImGui_ImplOpenGL3_Init("#version 130");
 
   core::log_info("hdvila-studio on {} ({} CPU thread(s))", core::describe_device(device), torch::get_num_threads());
-  std::vector<ModelSlot> models = {
-      {"VL", "vl-model",
-       options.vl_model.empty() ? core::default_model_path("vl-model.safetensors").string() : options.vl_model},
-      {"Generator", "generator",
-       options.generator.empty() ? core::default_model_path("generator.safetensors").string() : options.generator}};
+  std::vector<ModelSlot> models(2);
+  models[0].label = "VL";
+  models[0].kind = "vl-model";
+  models[0].path = options.vl_model.empty() ? core::default_model_path("vl-model.safetensors").string() : options.vl_model;
+  models[1].label = "Generator";
+  models[1].kind = "generator";
+  models[1].path =
+      options.generator.empty() ? core::default_model_path("generator.safetensors").string() : options.generator;
   for (ModelSlot& slot : models) check_model(slot);
 
   app::GlTexture texture;
@@ -182,8 +187,9 @@ int run_studio(Options& options) {
       for (const ModelSlot& slot : models) {
         ImGui::Text("%s model", slot.label);
         ImGui::TextWrapped("%s", slot.path.c_str());
-        ImGui::TextColored(slot.ok ? ImVec4(0.5f, 1.0f, 0.5f, 1.0f) : ImVec4(1.0f, 0.6f, 0.4f, 1.0f), "%s",
-                           slot.status.c_str());
+        ImGui::PushStyleColor(ImGuiCol_Text, slot.ok ? ImVec4(0.5f, 1.0f, 0.5f, 1.0f) : ImVec4(1.0f, 0.6f, 0.4f, 1.0f));
+        ImGui::TextWrapped("%s", slot.status.c_str());
+        ImGui::PopStyleColor();
         ImGui::Separator();
       }
     }

@@ -70,6 +70,7 @@ void ConsoleProgress::update(int64_t step, int64_t total) {
   double interval = style_ == ProgressStyle::Bar ? kBarRedrawSeconds : kLineIntervalSeconds;
   if (seconds - last_draw_ < interval && step < total) return;
   last_draw_ = seconds;
+  drawn_step_ = step;
   if (style_ == ProgressStyle::Bar) {
     std::string line = render(label_, unit_, step, total, seconds, 30);
     std::fprintf(stderr, "\r%s\033[K", line.c_str());
@@ -88,7 +89,7 @@ void ConsoleProgress::finish() {
     std::string line = render(label_, unit_, step_, total_, seconds, 30);
     std::fprintf(stderr, "\r%s\033[K\n", line.c_str());
     std::fflush(stderr);
-  } else {
+  } else if (drawn_step_ != step_) {
     log_info("{}", render(label_, unit_, step_, total_, seconds, 0));
   }
 }

@@ -43,6 +43,7 @@ class ConsoleProgress {
   std::chrono::steady_clock::time_point start_;
   double last_draw_ = -1e9;
   int64_t step_ = 0;
+  int64_t drawn_step_ = -1;  // step shown by the last line drawn
   int64_t total_ = 0;
   bool finished_ = false;
 };
