@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -53,8 +54,12 @@ std::string ConsoleProgress::render(const std::string& label, const std::string&
   double fraction = std::min(1.0, double(step) / double(total));
   std::string bar;
   if (bar_width > 0) {
-    int filled = int(fraction * bar_width);
-    bar = "[" + std::string(filled, '#') + std::string(bar_width - filled, '.') + "] ";
+    const int filled = std::clamp(int(fraction * bar_width), 0, bar_width);
+    bar.assign(static_cast<size_t>(bar_width) + 3, '.');
+    bar.front() = '[';
+    bar[bar_width + 1] = ']';
+    bar.back() = ' ';
+    std::fill_n(bar.begin() + 1, filled, '#');
   }
   double eta = rate > 0 ? double(total - step) / rate : NAN;
   return fmt::format("{}: {}{:3.0f}% {}/{} {} | {} | elapsed {} | eta {}", label, bar,
