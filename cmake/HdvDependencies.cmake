@@ -1,5 +1,4 @@
 # Third-party libraries, all from Debian packages (DESIGN.md §3). Nothing is vendored.
-find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(fmt REQUIRED)
@@ -13,13 +12,21 @@ if(NOT TARGET CLI11::CLI11)
 endif()
 
 # stb: Debian's libstb already holds the compiled implementations (never define STB_*_IMPLEMENTATION).
-pkg_check_modules(STB REQUIRED IMPORTED_TARGET stb)
+# Found by path rather than pkg-config so that an unpacked .deb on CMAKE_PREFIX_PATH works too
+# (scripts/gpu_check.sh).
+find_path(HDV_STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb REQUIRED)
+find_library(HDV_STB_LIBRARY stb REQUIRED)
+add_library(hdv_stb INTERFACE)
+add_library(hdv::stb ALIAS hdv_stb)
+target_include_directories(hdv_stb SYSTEM INTERFACE ${HDV_STB_INCLUDE_DIR})
+target_link_libraries(hdv_stb INTERFACE ${HDV_STB_LIBRARY})
 
 if(HDV_VIDEO)
   find_package(OpenCV REQUIRED COMPONENTS core imgproc videoio)
 endif()
 
 if(HDV_BUILD_APP)
+  find_package(PkgConfig REQUIRED)
   pkg_check_modules(IMGUI REQUIRED IMPORTED_TARGET imgui)
   pkg_check_modules(GLFW REQUIRED IMPORTED_TARGET glfw3)
   set(OpenGL_GL_PREFERENCE GLVND)

@@ -56,6 +56,18 @@ inline int run_command(const std::string& command, std::string* output = nullptr
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+// The message of the ErrorType that f throws; fails the test (and returns "") if none.
+template <typename ErrorType, typename F>
+std::string error_text(F&& f) {
+  try {
+    f();
+  } catch (const ErrorType& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected an exception";
+  return "";
+}
+
 // EXPECT that `fn` throws E whose message contains `fragment`.
 #define HDV_EXPECT_THROW_MSG(statement, E, fragment)                                         \
   do {                                                                                       \

@@ -15,6 +15,7 @@
 #include "tests/test_paths.h"
 
 #include "core/error.h"
+#include "tests/core/test_support.h"
 #include "models/tokenizer.h"
 
 namespace hdv::models {
@@ -56,17 +57,7 @@ std::filesystem::path write_lines(const std::filesystem::path& path, const Strin
 
 Tokenizer small_tokenizer() { return Tokenizer(kVocab, TokenizerConfig{}); }
 
-// The message of the core::Error (or subclass) that f throws; fails the test if none.
-template <typename ErrorType, typename F>
-std::string error_text(F&& f) {
-  try {
-    f();
-  } catch (const ErrorType& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an exception";
-  return "";
-}
+using test::error_text;
 
 TEST(Tokenizer, LowercasesAndStripsAccents) {
   EXPECT_EQ(small_tokenizer().tokenize("Café NAÏVE ZÜRICH"), (Strings{"cafe", "naive", "zurich"}));

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "tests/core/test_support.h"
 #include "models/tokenizer.h"
 #include "models/wordpiece_trainer.h"
 
@@ -51,16 +52,7 @@ Strings caption_corpus(int lines) {
   return corpus;
 }
 
-template <typename ErrorType, typename F>
-std::string error_text(F&& f) {
-  try {
-    f();
-  } catch (const ErrorType& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an exception";
-  return "";
-}
+using test::error_text;
 
 TEST(WordPieceTrainer, StartsWithSpecialsThenBothFormsOfEveryCharacter) {
   // No pair occurs twice, so nothing merges and the base vocabulary is all there is.
