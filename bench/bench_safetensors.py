@@ -2,9 +2,10 @@
 """Python counterpart of bench/bench_safetensors.cpp: the same file, the same work.
 
     bench_safetensors.py make FILE        write the benchmark file (BERT-base-like: 199 tensors, ~440 MB F32)
-    bench_safetensors.py run FILE [--runs N] [--mode copy|view]
+    bench_safetensors.py run FILE [--runs N] [--mode open|touch]
 
-copy: safetensors.torch.load_file (owning tensors). view: safe_open + get_slice (no data read).
+open: safe_open, then every tensor's dtype and shape via get_slice (no data read).
+touch: safe_open, get_tensor for every tensor and sum it (every byte read).
 """
 import argparse
 import statistics
@@ -12,7 +13,7 @@ import time
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 
 def make(path: str) -> None:
@@ -36,18 +37,20 @@ def run(path: str, runs: int, mode: str) -> None:
     seconds, total = [], 0
     for _ in range(runs):
         start = time.perf_counter()
-        if mode == "copy":
-            tensors = load_file(path)
-            total = sum(t.numel() * t.element_size() for t in tensors.values())
-        else:
-            with safe_open(path, framework="pt") as f:
-                total = 0
-                for key in f.keys():
+        total = 0
+        with safe_open(path, framework="pt") as f:
+            for key in f.keys():
+                if mode == "touch":
+                    t = f.get_tensor(key)
+                    t.sum().item()
+                    total += t.numel() * t.element_size()
+                else:
                     s = f.get_slice(key)
-                    total += 1
+                    total += s.get_shape()[0] if s.get_shape() else 0
+                    s.get_dtype()
         seconds.append(time.perf_counter() - start)
     seconds.sort()
-    print(f"python {mode}: {len(seconds)} runs, {total / 1e6:.1f} MB, median {statistics.median(seconds) * 1e3:.2f} ms, "
+    print(f"python {mode}: {len(seconds)} runs, {total / 1e6 if mode == 'touch' else 0:.1f} MB, median {statistics.median(seconds) * 1e3:.2f} ms, "
           f"min {seconds[0] * 1e3:.2f} ms")
 
 
@@ -56,7 +59,7 @@ def main() -> None:
     parser.add_argument("command", choices=["make", "run"])
     parser.add_argument("file")
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--mode", choices=["copy", "view"], default="copy")
+    parser.add_argument("--mode", choices=["open", "touch"], default="touch")
     args = parser.parse_args()
     make(args.file) if args.command == "make" else run(args.file, args.runs, args.mode)
 
