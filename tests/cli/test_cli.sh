@@ -96,6 +96,19 @@ expect tokenize-bad-utf8 1 '^error: --text: invalid UTF-8 at byte 3|^error: .*in
   "$train" tokenize --vocab "$work/vocab.txt" --text $'red\xff'
 expect tokenize-missing-vocab 1 "^error: vocabulary $work/nope.txt: cannot open" -- "$train" tokenize --vocab "$work/nope.txt" --text hi
 
+# Vocabulary learning, then tokenizing with the learned vocabulary.
+for i in $(seq 1 30); do echo "the red shirt moves left"; echo "a blue striped bag moves right"; done > "$work/corpus.txt"
+expect vocab 0 'tokens learned from 60 lines written to' -- \
+  "$train" vocab --corpus "$work/corpus.txt" --size 200 --out "$work/learned.txt" --quiet
+[[ $(head -5 "$work/learned.txt" | tr '\n' ' ') == "[PAD] [UNK] [CLS] [SEP] [MASK] " ]] \
+  || { echo "FAIL vocab: specials are not first"; failures=$((failures + 1)); }
+expect tokenize-learned 0 '^\[CLS\] the red shirt moves left \[SEP\]$' -- \
+  "$train" tokenize --vocab "$work/learned.txt" --text "The red shirt moves left" --tokens
+expect vocab-missing-corpus 1 "^error: $work/none.txt: cannot read the corpus" -- \
+  "$train" vocab --corpus "$work/none.txt" --size 60 --out "$work/v2.txt"
+expect vocab-bad-size 2 '^error: --size: expected integer > 0, got "0"' -- \
+  "$train" vocab --corpus "$work/corpus.txt" --size 0 --out "$work/v2.txt"
+
 if [[ ${HDV_VIDEO:-ON} == ON ]]; then
   expect test-pattern 0 '50 frames at 25.000 fps \(96x64\)' -- "$train" test-pattern --out "$work/p.mp4" --seconds 2 --size 96x64 --quiet
   expect video-info 0 'frames: 50' -- "$train" video-info "$work/p.mp4"
