@@ -5,7 +5,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 dir=${1:-$root/build/gpu-debs}
-packages=(nlohmann-json3-dev libcli11-dev libfmt-dev libstb-dev libstb0 libgtest-dev)
+packages=(nlohmann-json3-dev libcli11-dev libfmt-dev libfmt9 libstb-dev libstb0 libgtest-dev)
 mkdir -p "$dir"
 cd "$dir"
 if ! apt-get download "${packages[@]}" >/dev/null 2>&1; then

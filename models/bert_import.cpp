@@ -1,0 +1,319 @@
+// Hugging Face BERT weights -> models::BertModel, and sentence embeddings (see bert_import.h).
+// Reference: HF transformers models/bert/configuration_bert.py, modeling_utils.py (key renaming);
+// sentence-transformers models/Pooling.py, models/Normalize.py.
+#include "models/bert_import.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "core/assets.h"
+#include "core/config.h"
+#include "core/error.h"
+#include "core/safetensors.h"
+
+extern char** environ;
+
+namespace hdv::models {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string shape_text(c10::IntArrayRef shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
+
+
+const core::Json* find_key(const core::Json& json, const char* key) {
+  auto it = json.find(key);
+  return it == json.end() || it->is_null() ? nullptr : &*it;
+}
+
+int64_t integer_key(const core::Json& json, const fs::path& path, const char* key, std::optional<int64_t> fallback) {
+  const core::Json* value = find_key(json, key);
+  if (value == nullptr) {
+    if (fallback) return *fallback;
+    throw core::ConfigError(
+        fmt::format("{}: key \"{}\": missing; a BERT config.json must give it", path.string(), key));
+  }
+  if (!value->is_number_integer()) {
+    throw core::ConfigError(fmt::format("{}: key \"{}\": expected an integer, got {}", path.string(), key,
+                                        core::describe_json_value(*value)));
+  }
+  return value->get<int64_t>();
+}
+
+double number_key(const core::Json& json, const fs::path& path, const char* key, double fallback) {
+  const core::Json* value = find_key(json, key);
+  if (value == nullptr) return fallback;
+  if (!value->is_number()) {
+    throw core::ConfigError(fmt::format("{}: key \"{}\": expected a number, got {}", path.string(), key,
+                                        core::describe_json_value(*value)));
+  }
+  return value->get<double>();
+}
+
+// A string key that, when present, must equal `expected` (a feature BertModel does not have).
+void require_string(const core::Json& json, const fs::path& path, const char* key, const char* expected,
+                    const char* why) {
+  const core::Json* value = find_key(json, key);
+  if (value == nullptr) return;
+  if (!value->is_string() || value->get<std::string>() != expected) {
+    throw core::ConfigError(fmt::format("{}: key \"{}\": {} is not supported, expected \"{}\" ({})", path.string(),
+                                        key, core::describe_json_value(*value), expected, why));
+  }
+}
+
+
+// Task heads of BertFor* models, stored beside the "bert." backbone; not part of BertModel.
+constexpr const char* kHeadPrefixes[] = {"cls.", "classifier.", "qa_outputs."};
+// Buffers HF used to save (arange / zeros, rebuilt on the fly here), not weights.
+constexpr const char* kBufferNames[] = {"embeddings.position_ids", "embeddings.token_type_ids"};
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// The BertModel parameter an HF tensor name stands for; nullopt for tensors we skip on purpose.
+std::optional<std::string> model_name(std::string name) {
+  for (const char* head : kHeadPrefixes) {
+    if (starts_with(name, head)) return std::nullopt;
+  }
+  if (starts_with(name, "bert.")) name.erase(0, 5);
+  for (const char* buffer : kBufferNames) {
+    if (name == buffer) return std::nullopt;
+  }
+  // TF-era checkpoints name LayerNorm's affine terms gamma/beta (HF renames them on load too).
+  if (ends_with(name, ".gamma")) name.replace(name.size() - 6, 6, ".weight");
+  if (ends_with(name, ".beta")) name.replace(name.size() - 5, 5, ".bias");
+  return name;
+}
+
+std::string describe(const BertConfig& c) {
+  return fmt::format("hidden {}, {} layers, {} heads, intermediate {}, vocab {}, {} positions, {} token types",
+                     c.hidden, c.layers, c.heads, c.intermediate, c.vocab_size, c.max_positions, c.type_vocab_size);
+}
+
+
+// Runs argv[0] (searched in PATH) with stdout and stderr captured together; returns the exit
+// status (128 + signal when killed). No shell, so paths need no quoting.
+int run_program(const std::vector<std::string>& argv, std::string& output) {
+  int fds[2];
+  if (::pipe(fds) != 0) throw core::IoError(fmt::format("cannot create a pipe: {}", std::strerror(errno)));
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addclose(&actions, fds[0]);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+  posix_spawn_file_actions_addclose(&actions, fds[1]);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  int spawn_error = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(fds[1]);
+  if (spawn_error != 0) {
+    ::close(fds[0]);
+    throw core::IoError(fmt::format("cannot run \"{}\": {}", argv[0], std::strerror(spawn_error)));
+  }
+  char buffer[4096];
+  ssize_t n;
+  while ((n = ::read(fds[0], buffer, sizeof buffer)) > 0 || (n < 0 && errno == EINTR)) {
+    if (n > 0) output.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Puts a module in eval mode for a scope and restores its mode after, exceptions included.
+class EvalScope {
+ public:
+  explicit EvalScope(torch::nn::Module& module) : module_(module), was_training_(module.is_training()) {
+    module_.eval();
+  }
+  ~EvalScope() { module_.train(was_training_); }
+  EvalScope(const EvalScope&) = delete;
+  EvalScope& operator=(const EvalScope&) = delete;
+
+ private:
+  torch::nn::Module& module_;
+  bool was_training_;
+};
+
+}  // namespace
+
+BertConfig read_hf_bert_config(const fs::path& config_json) {
+  if (!fs::is_regular_file(config_json)) {
+    throw core::IoError(fmt::format("{}: no such file (an HF model folder holds config.json beside its weights)",
+                                    config_json.string()));
+  }
+  core::Json json = core::read_json_file(config_json);
+  if (!json.is_object()) {
+    throw core::ConfigError(fmt::format("{}: expected a JSON object, got {}", config_json.string(),
+                                        core::describe_json_value(json)));
+  }
+  // Other BERT-shaped families (RoBERTa offsets positions by 2, ALBERT shares layers) would load
+  // by name and silently compute something else.
+  require_string(json, config_json, "model_type", "bert", "only BERT itself maps onto BertModel");
+  require_string(json, config_json, "hidden_act", "gelu", "BertModel implements the exact erf GELU");
+  require_string(json, config_json, "position_embedding_type", "absolute",
+                 "BertModel has learned absolute positions only");
+  BertConfig config;
+  config.vocab_size = integer_key(json, config_json, "vocab_size", std::nullopt);
+  config.hidden = integer_key(json, config_json, "hidden_size", std::nullopt);
+  config.layers = integer_key(json, config_json, "num_hidden_layers", std::nullopt);
+  config.heads = integer_key(json, config_json, "num_attention_heads", std::nullopt);
+  config.intermediate = integer_key(json, config_json, "intermediate_size", std::nullopt);
+  // HF BertConfig's defaults for the rest.
+  config.max_positions = integer_key(json, config_json, "max_position_embeddings", 512);
+  config.type_vocab_size = integer_key(json, config_json, "type_vocab_size", 2);
+  config.layer_norm_eps = number_key(json, config_json, "layer_norm_eps", 1e-12);
+  config.hidden_dropout = number_key(json, config_json, "hidden_dropout_prob", 0.1);
+  config.attention_dropout = number_key(json, config_json, "attention_probs_dropout_prob", 0.1);
+  try {
+    config.validate();
+  } catch (const core::ConfigError& e) {
+    throw core::ConfigError(fmt::format("{}: {}", config_json.string(), e.what()));
+  }
+  return config;
+}
+
+void load_hf_bert_weights(BertModel& model, const fs::path& safetensors_path) {
+  core::SafetensorsFile file = core::SafetensorsFile::open(safetensors_path);
+  auto parameters = model->named_parameters(/*recurse=*/true);
+
+  std::vector<std::string> problems;
+  std::map<std::string, std::string> source_of;  // model parameter -> file tensor, for the good ones
+  std::set<std::string> claimed;                 // model parameters some file tensor mapped to
+  for (const core::TensorEntry& entry : file.entries()) {
+    std::optional<std::string> name = model_name(entry.name);
+    if (!name) continue;
+    const at::Tensor* parameter = parameters.find(*name);
+    if (parameter == nullptr) {
+      problems.push_back(fmt::format("unexpected \"{}\" {}", entry.name, shape_text(entry.shape)));
+      continue;
+    }
+    if (!claimed.insert(*name).second) {
+      problems.push_back(fmt::format("\"{}\" maps to \"{}\" a second time", entry.name, *name));
+      continue;
+    }
+    if (!at::isFloatingType(core::to_scalar_type(entry.dtype))) {
+      problems.push_back(fmt::format("\"{}\" has dtype {}, expected a floating-point type", entry.name,
+                                     core::dtype_name(entry.dtype)));
+      continue;
+    }
+    if (!parameter->sizes().equals(entry.shape)) {
+      problems.push_back(fmt::format("\"{}\" has shape {}, expected {}", entry.name, shape_text(entry.shape),
+                                     shape_text(parameter->sizes())));
+      continue;
+    }
+    source_of[*name] = entry.name;
+  }
+  for (const auto& item : parameters) {
+    if (claimed.count(item.key()) == 0) {
+      problems.push_back(fmt::format("missing \"{}\" {}", item.key(), shape_text(item.value().sizes())));
+    }
+  }
+  if (!problems.empty()) {
+    throw core::FormatError(fmt::format(
+        "{}: {} tensor mismatch{} with the BERT model ({}): {} (does config.json describe these weights?)",
+        safetensors_path.string(), problems.size(), problems.size() == 1 ? "" : "es", describe(model->config()),
+        fmt::join(problems, "; ")));
+  }
+
+  torch::NoGradGuard no_grad;
+  for (auto& item : parameters) item.value().copy_(file.tensor(source_of.at(item.key())));
+}
+
+BertModel load_hf_bert(const fs::path& path) {
+  fs::path weights = path;
+  if (fs::is_directory(path)) {
+    weights = path / "model.safetensors";
+    if (!fs::exists(weights) && fs::exists(path / "pytorch_model.bin")) {
+      throw core::IoError(fmt::format(
+          "{}: holds pytorch_model.bin but no model.safetensors; convert it once with the venv's Python: "
+          "python scripts/convert_bin_to_safetensors.py --in {} --out {}",
+          path.string(), (path / "pytorch_model.bin").string(), weights.string()));
+    }
+  }
+  if (!fs::is_regular_file(weights)) {
+    throw core::IoError(fmt::format("{}: no such file (expected an HF model folder with model.safetensors and "
+                                    "config.json, or a .safetensors file with config.json beside it)",
+                                    weights.string()));
+  }
+  BertModel model(read_hf_bert_config(weights.parent_path() / "config.json"));
+  load_hf_bert_weights(model, weights);
+  model->eval();
+  return model;
+}
+
+fs::path default_convert_script() {
+  return (core::assets_dir() / ".." / "scripts" / "convert_bin_to_safetensors.py").lexically_normal();
+}
+
+void convert_bin_with_python(const fs::path& bin_path, const fs::path& out_safetensors, const std::string& python,
+                             const fs::path& script) {
+  if (!fs::is_regular_file(bin_path)) throw core::IoError(fmt::format("{}: no such file", bin_path.string()));
+  if (!fs::is_regular_file(script)) {
+    throw core::IoError(fmt::format("{}: conversion script not found (it ships in the source tree's scripts/)",
+                                    script.string()));
+  }
+  std::string output;
+  int status = run_program({python, script.string(), "--in", bin_path.string(), "--out", out_safetensors.string()},
+                           output);
+  if (status != 0) {
+    throw core::Error(fmt::format("converting {} to safetensors failed ({} exited with status {}): {}",
+                                  bin_path.string(), python, status, output));
+  }
+  core::SafetensorsFile::open(out_safetensors);  // validates what Python wrote
+}
+
+at::Tensor sentence_embedding(BertModel& model, const Tokenizer& tokenizer, const std::vector<std::string>& texts,
+                              int64_t batch_size) {
+  // texts: N strings -> [N, H]
+  if (batch_size < 1) throw core::Error(fmt::format("sentence_embedding: batch_size={} must be >= 1", batch_size));
+  torch::NoGradGuard no_grad;
+  EvalScope eval(*model);
+  const torch::Device device = model->embeddings->word_embeddings->weight.device();
+  std::vector<at::Tensor> batches;
+  for (size_t start = 0; start < texts.size(); start += static_cast<size_t>(batch_size)) {
+    size_t stop = std::min(texts.size(), start + static_cast<size_t>(batch_size));
+    std::vector<Encoding> encodings;
+    int64_t longest = 0;
+    for (size_t i = start; i < stop; ++i) {
+      encodings.push_back(tokenizer.encode_for_model(texts[i]));
+      int64_t real = 0;
+      for (int64_t m : encodings.back().attention_mask) real += m;
+      longest = std::max(longest, real);
+    }
+    // Padding to the batch's longest text, not to max_length: padding never changes the result
+    // (masked keys, masked mean) but costs time.
+    const auto rows = static_cast<int64_t>(encodings.size());
+    at::Tensor ids = torch::empty({rows, longest}, torch::kLong);
+    at::Tensor mask = torch::empty({rows, longest}, torch::kLong);
+    for (int64_t r = 0; r < rows; ++r) {
+      ids[r].copy_(torch::tensor(encodings[r].input_ids, torch::kLong).narrow(0, 0, longest));
+      mask[r].copy_(torch::tensor(encodings[r].attention_mask, torch::kLong).narrow(0, 0, longest));
+    }
+    ids = ids.to(device);
+    mask = mask.to(device);
+    at::Tensor pooled = masked_mean(model->forward(ids, mask), mask).to(torch::kFloat);
+    batches.push_back(torch::nn::functional::normalize(pooled, torch::nn::functional::NormalizeFuncOptions().dim(1)));
+  }
+  if (batches.empty()) return torch::empty({0, model->config().hidden}, torch::dtype(torch::kFloat).device(device));
+  return torch::cat(batches);
+}
+
+}  // namespace hdv::models
