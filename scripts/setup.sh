@@ -60,7 +60,7 @@ if [[ ! -x $venv/bin/python ]]; then
 fi
 stamp=$venv/.hdvila-requirements
 if [[ -f $stamp ]] && cmp -s "$stamp" "$requirements" \
-   && "$venv/bin/python" -c 'import torch, numpy, safetensors, transformers' 2>/dev/null; then
+   && "$venv/bin/python" -c 'import torch, torchvision, numpy, safetensors, transformers' 2>/dev/null; then
   say "ok: $venv (torch $("$venv/bin/python" -c 'import torch; print(torch.__version__)'))"
 else
   say "installing Python packages into $venv (torch is large: a few GB on first install)"

@@ -23,5 +23,6 @@ using Commands = std::vector<Command>;
 void add_inspect_command(CLI::App& app, core::CommonOptions& common, Commands& commands);
 void add_video_commands(CLI::App& app, core::CommonOptions& common, Commands& commands);
 void add_text_commands(CLI::App& app, core::CommonOptions& common, Commands& commands);
+void add_model_commands(CLI::App& app, core::CommonOptions& common, Commands& commands);
 
 }  // namespace hdv::train

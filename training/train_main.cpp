@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   train::Commands commands;
   train::add_inspect_command(app, common, commands);
   train::add_text_commands(app, common, commands);
+  train::add_model_commands(app, common, commands);
 #ifdef HDV_HAVE_VIDEO
   train::add_video_commands(app, common, commands);
 #endif

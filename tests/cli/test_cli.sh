@@ -96,6 +96,16 @@ expect tokenize-bad-utf8 1 '^error: --text: invalid UTF-8 at byte 3|^error: .*in
   "$train" tokenize --vocab "$work/vocab.txt" --text $'red\xff'
 expect tokenize-missing-vocab 1 "^error: vocabulary $work/nope.txt: cannot open" -- "$train" tokenize --vocab "$work/nope.txt" --text hi
 
+# Model info: parameter counts per component.
+expect info-tiny 0 'total without the MLM head +1\.082 M' -- "$train" info --preset hdvila-tiny
+expect info-unknown-preset 2 '^error: --preset: unknown preset "hdvila-huge" \(known: hdvila-base, hdvila-small, hdvila-tiny\)' -- \
+  "$train" info --preset hdvila-huge
+expect info-wrong-kind 1 "^error: $work/oracle.safetensors: checkpoint kind is \"oracle\", expected \"vl-model\"" -- \
+  "$train" info --model "$work/oracle.safetensors"
+printf '{"video": {"depht": 2}}' > "$work/bad-config.json"
+expect info-bad-config 1 "^error: $work/bad-config.json: key \"video.depht\": unknown key" -- \
+  "$train" info --preset hdvila-tiny --config "$work/bad-config.json"
+
 # Vocabulary learning, then tokenizing with the learned vocabulary.
 for i in $(seq 1 30); do echo "the red shirt moves left"; echo "a blue striped bag moves right"; done > "$work/corpus.txt"
 expect vocab 0 'tokens learned from 60 lines written to' -- \
