@@ -1,6 +1,10 @@
 # hdv_options: warnings and sanitizers every hdvila target builds with.
 add_library(hdv_options INTERFACE)
 target_compile_options(hdv_options INTERFACE -Wall -Wextra -Wno-unused-parameter)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  # GCC 12 reports LibTorch's inlined option structs (InterpolateFuncOptions) as maybe-uninitialized.
+  target_compile_options(hdv_options INTERFACE -Wno-maybe-uninitialized)
+endif()
 if(HDV_WERROR)
   target_compile_options(hdv_options INTERFACE -Werror)
 endif()

@@ -7,14 +7,13 @@
 #include <fmt/ranges.h>
 
 #include "core/error.h"
+#include "core/shape_text.h"
 
 namespace hdv::core {
 namespace {
 
 constexpr const char* kMetadataKey = "hdvila";
 constexpr size_t kMaxListedMismatches = 12;
-
-std::string shape_text(const std::vector<int64_t>& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
 
 CheckpointInfo parse_info(const SafetensorsFile& file) {
   const std::string source = file.path().string();

@@ -19,6 +19,7 @@
 #include "core/atomic_file.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/shape_text.h"
 
 namespace hdv::core {
 namespace {
@@ -44,8 +45,6 @@ const DTypeInfo& info(DType dtype) {
   }
   throw Error("internal: unknown DType");
 }
-
-std::string shape_text(const std::vector<int64_t>& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
 
 uint64_t read_u64_le(const char* p) {
   uint64_t value = 0;

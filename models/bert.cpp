@@ -9,11 +9,11 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/shape_text.h"
 
 namespace hdv::models {
 namespace {
 
-std::string shape_text(const at::Tensor& t) { return fmt::format("[{}]", fmt::join(t.sizes(), ", ")); }
 
 // Validated before any submodule is built, so a bad config reports the field, not a torch error.
 const BertConfig& checked(const BertConfig& config) {
@@ -90,7 +90,7 @@ at::Tensor masked_mean(const at::Tensor& hidden, const at::Tensor& attention_mas
   if (attention_mask.dim() != 2 || attention_mask.size(0) != hidden.size(0) ||
       attention_mask.size(1) != hidden.size(1)) {
     throw core::Error(fmt::format("attention_mask: expected shape [{}, {}] like hidden, got {}", hidden.size(0),
-                                  hidden.size(1), shape_text(attention_mask)));
+                                  hidden.size(1), core::shape_text(attention_mask.sizes())));
   }
   at::Tensor weights = attention_mask.ne(0).to(hidden.scalar_type()).unsqueeze(-1);  // [B, L, 1]
   // clamp as sentence-transformers does: an all-padding row gives 0 / 1e-9 = 0, not NaN.
@@ -225,7 +225,7 @@ at::Tensor BertModelImpl::embed(const at::Tensor& input_ids, const at::Tensor& t
   if (token_type_ids.defined()) {
     if (!token_type_ids.sizes().equals(input_ids.sizes())) {
       throw core::Error(fmt::format("token_type_ids: expected shape {} like input_ids, got {}",
-                                    shape_text(input_ids), shape_text(token_type_ids)));
+                                    core::shape_text(input_ids.sizes()), core::shape_text(token_type_ids.sizes())));
     }
     check_ids(token_type_ids, "token_type_ids", "type_vocab_size", config_.type_vocab_size);
   }
@@ -241,7 +241,7 @@ at::Tensor BertModelImpl::run_layers(const at::Tensor& hidden, const at::Tensor&
   }
   if (hidden.dim() != 3 || hidden.size(2) != config_.hidden) {
     throw core::Error(fmt::format("hidden: expected shape [batch, length, {}], got {}", config_.hidden,
-                                  shape_text(hidden)));
+                                  core::shape_text(hidden.sizes())));
   }
   if (additive_mask.defined()) {
     const int64_t batch = hidden.size(0), length = hidden.size(1);
@@ -250,7 +250,7 @@ at::Tensor BertModelImpl::run_layers(const at::Tensor& hidden, const at::Tensor&
               (additive_mask.size(2) == 1 || additive_mask.size(2) == length) && additive_mask.size(3) == length;
     if (!ok) {
       throw core::Error(fmt::format("additive_mask: expected shape [{} or 1, {} or 1, {} or 1, {}], got {}", batch,
-                                    config_.heads, length, length, shape_text(additive_mask)));
+                                    config_.heads, length, length, core::shape_text(additive_mask.sizes())));
     }
   }
   return encoder(hidden, additive_mask, begin, end);
@@ -260,7 +260,7 @@ at::Tensor BertModelImpl::pool(const at::Tensor& hidden) {
   // hidden [B, L, H] -> [B, H]
   if (hidden.dim() != 3 || hidden.size(1) < 1 || hidden.size(2) != config_.hidden) {
     throw core::Error(fmt::format("hidden: expected shape [batch, length >= 1, {}], got {}", config_.hidden,
-                                  shape_text(hidden)));
+                                  core::shape_text(hidden.sizes())));
   }
   return pooler(hidden);
 }
@@ -273,7 +273,7 @@ at::Tensor BertModelImpl::forward(const at::Tensor& input_ids, const at::Tensor&
   if (attention_mask.defined()) {
     if (!attention_mask.sizes().equals(input_ids.sizes())) {
       throw core::Error(fmt::format("attention_mask: expected shape {} like input_ids, got {}",
-                                    shape_text(input_ids), shape_text(attention_mask)));
+                                    core::shape_text(input_ids.sizes()), core::shape_text(attention_mask.sizes())));
     }
     mask = additive_attention_mask(attention_mask, hidden.scalar_type());
   }

@@ -19,6 +19,7 @@
 #include "core/assets.h"
 #include "core/config.h"
 #include "core/error.h"
+#include "core/shape_text.h"
 #include "core/safetensors.h"
 
 extern char** environ;
@@ -28,7 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string shape_text(c10::IntArrayRef shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
 
 
 const core::Json* find_key(const core::Json& json, const char* key) {
@@ -117,7 +117,7 @@ int64_t copy_hf_tensors(const core::SafetensorsFile& file, torch::OrderedDict<st
     if (!name) continue;
     const at::Tensor* parameter = targets.find(*name);
     if (parameter == nullptr) {
-      problems.push_back(fmt::format("unexpected \"{}\" {}", entry.name, shape_text(entry.shape)));
+      problems.push_back(fmt::format("unexpected \"{}\" {}", entry.name, core::shape_text(entry.shape)));
       continue;
     }
     if (!claimed.insert(*name).second) {
@@ -130,15 +130,15 @@ int64_t copy_hf_tensors(const core::SafetensorsFile& file, torch::OrderedDict<st
       continue;
     }
     if (!parameter->sizes().equals(entry.shape)) {
-      problems.push_back(fmt::format("\"{}\" has shape {}, expected {}", entry.name, shape_text(entry.shape),
-                                     shape_text(parameter->sizes())));
+      problems.push_back(fmt::format("\"{}\" has shape {}, expected {}", entry.name, core::shape_text(entry.shape),
+                                     core::shape_text(parameter->sizes())));
       continue;
     }
     source_of[*name] = entry.name;
   }
   for (const auto& item : targets) {
     if (claimed.count(item.key()) == 0) {
-      problems.push_back(fmt::format("missing \"{}\" {}", item.key(), shape_text(item.value().sizes())));
+      problems.push_back(fmt::format("missing \"{}\" {}", item.key(), core::shape_text(item.value().sizes())));
     }
   }
   if (!problems.empty()) {

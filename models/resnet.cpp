@@ -14,6 +14,7 @@
 #include <fmt/ranges.h>
 
 #include "core/error.h"
+#include "core/shape_text.h"
 #include "core/safetensors.h"
 
 namespace hdv::models {
@@ -94,7 +95,6 @@ const ResNetConfig& validated(const ResNetConfig& config) {
   return config;
 }
 
-std::string shape_text(at::IntArrayRef shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
 
 bool starts_with(const std::string& name, std::string_view prefix) { return name.rfind(prefix, 0) == 0; }
 
@@ -161,13 +161,13 @@ void load_torchvision_resnet(ResNet& model, const std::filesystem::path& safeten
   std::vector<std::string> problems;
   for (const auto& [name, target] : expected) {
     if (!file.contains(name)) {
-      problems.push_back(fmt::format("missing \"{}\" {}", name, shape_text(target.sizes())));
+      problems.push_back(fmt::format("missing \"{}\" {}", name, core::shape_text(target.sizes())));
       continue;
     }
     const core::TensorEntry& entry = file.entry(name);
     if (at::IntArrayRef(entry.shape) != target.sizes()) {
       problems.push_back(
-          fmt::format("\"{}\" has shape {}, expected {}", name, shape_text(entry.shape), shape_text(target.sizes())));
+          fmt::format("\"{}\" has shape {}, expected {}", name, core::shape_text(entry.shape), core::shape_text(target.sizes())));
     }
     // Half/bfloat16 weights convert fine; an integer tensor where weights belong is a wrong file.
     const bool stored_floating = c10::isFloatingType(core::to_scalar_type(entry.dtype));
@@ -184,7 +184,7 @@ void load_torchvision_resnet(ResNet& model, const std::filesystem::path& safeten
     // layer4 is deliberately absent from the model, so its tensors are skipped, not reported.
     if (model->config().last_stage < 4 && starts_with(entry.name, "layer4.")) continue;
     unexpected_fc = unexpected_fc || starts_with(entry.name, "fc.");
-    problems.push_back(fmt::format("unexpected \"{}\" {}", entry.name, shape_text(entry.shape)));
+    problems.push_back(fmt::format("unexpected \"{}\" {}", entry.name, core::shape_text(entry.shape)));
   }
   if (!problems.empty()) {
     throw core::FormatError(fmt::format(

@@ -7,15 +7,14 @@
 #include <fmt/ranges.h>
 
 #include "core/error.h"
+#include "core/shape_text.h"
 
 namespace hdv::models {
 namespace {
 
-std::string shape_of(const at::Tensor& t) { return fmt::format("[{}]", fmt::join(t.sizes(), ", ")); }
-
 // Throws core::Error "<name>: expected <what>, got [..]" unless `ok`.
 void check(bool ok, const char* name, const std::string& expected, const at::Tensor& t) {
-  if (!ok) throw core::Error(fmt::format("{}: expected {}, got {}", name, expected, shape_of(t)));
+  if (!ok) throw core::Error(fmt::format("{}: expected {}, got {}", name, expected, core::shape_text(t.sizes())));
 }
 
 }  // namespace

@@ -7,11 +7,10 @@
 #include <fmt/ranges.h>
 
 #include "core/error.h"
+#include "core/shape_text.h"
 
 namespace hdv::models {
 namespace {
-
-std::string shape_of(const at::Tensor& t) { return fmt::format("[{}]", fmt::join(t.sizes(), ", ")); }
 
 }  // namespace
 
@@ -69,12 +68,12 @@ at::Tensor VLModelImpl::encode_text(const at::Tensor& input_ids, const at::Tenso
 
 VisualTokens VLModelImpl::encode_segments(const at::Tensor& keyframes, const at::Tensor& neighbours) {
   if (!keyframes.defined() || keyframes.dim() != 5 || keyframes.size(2) != 3) {
-    throw core::Error(fmt::format("keyframes: expected [B, S, 3, H, W], got {}", keyframes.defined() ? shape_of(keyframes) : "none"));
+    throw core::Error(fmt::format("keyframes: expected [B, S, 3, H, W], got {}", keyframes.defined() ? core::shape_text(keyframes.sizes()) : "none"));
   }
   const int64_t b = keyframes.size(0), s = keyframes.size(1);
   if (neighbours.defined() && (neighbours.dim() != 6 || neighbours.size(0) != b || neighbours.size(1) != s)) {
     throw core::Error(fmt::format("neighbours: expected [{}, {}, T-1, 3, h, w] (batch and segments of the keyframes), got {}",
-                                  b, s, shape_of(neighbours)));
+                                  b, s, core::shape_text(neighbours.sizes())));
   }
   return video->forward(keyframes.flatten(0, 1), neighbours.defined() ? neighbours.flatten(0, 1) : neighbours);
 }
@@ -88,7 +87,7 @@ at::Tensor VLModelImpl::encode_video(const at::Tensor& keyframes, const at::Tens
 
 std::pair<at::Tensor, at::Tensor> VLModelImpl::static_clip(const at::Tensor& images) const {
   if (!images.defined() || images.dim() != 4 || images.size(1) != 3) {
-    throw core::Error(fmt::format("images: expected [B, 3, H, W], got {}", images.defined() ? shape_of(images) : "none"));
+    throw core::Error(fmt::format("images: expected [B, 3, H, W], got {}", images.defined() ? core::shape_text(images.sizes()) : "none"));
   }
   const int64_t t = config_.video.frames;
   namespace F = torch::nn::functional;
