@@ -19,9 +19,11 @@ DEBIAN_PACKAGES=(
   libimgui-dev libglfw3-dev libgl-dev libgl1-mesa-dri  # hdvila-studio (Dear ImGui 1.86, GLFW, OpenGL)
   libstb-dev                         # image decode/encode
   nlohmann-json3-dev libcli11-dev libfmt-dev
+  libgloo-dev                        # Gloo headers for LibTorch's c10d ProcessGroupGloo (the wheel ships none)
   libgtest-dev libbenchmark-dev
   xvfb xauth                         # GUI tests in a virtual X server
   dataset-fashion-mnist              # real garments for SynthVid
+  zlib1g-dev                         # reading its gzip-compressed IDX files
 )
 
 say() { printf 'setup: %s\n' "$*"; }

@@ -29,18 +29,18 @@
 #include "training/command.h"
 
 namespace hdv::train {
+
+std::string default_python() {
+  if (const char* venv = std::getenv("HDV_VENV"); venv != nullptr && *venv != '\0') {
+    return (std::filesystem::path(venv) / "bin" / "python").string();
+  }
+  const char* home = std::getenv("HOME");
+  return (std::filesystem::path(home != nullptr ? home : "") / ".cache" / "hdvila" / "venv" / "bin" / "python").string();
+}
+
 namespace {
 
 namespace fs = std::filesystem;
-
-// The set-up's venv interpreter: $HDV_VENV/bin/python, else ~/.cache/hdvila/venv/bin/python.
-std::string default_python() {
-  if (const char* venv = std::getenv("HDV_VENV"); venv != nullptr && *venv != '\0') {
-    return (fs::path(venv) / "bin" / "python").string();
-  }
-  const char* home = std::getenv("HOME");
-  return (fs::path(home != nullptr ? home : "") / ".cache" / "hdvila" / "venv" / "bin" / "python").string();
-}
 
 // A scratch folder beside the output for converted weights, removed when the import ends.
 class ScratchDir {

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/cli.h"
@@ -19,11 +20,18 @@ struct Command {
 
 using Commands = std::vector<Command>;
 
+// The set-up's venv interpreter: $HDV_VENV/bin/python, else ~/.cache/hdvila/venv/bin/python.
+std::string default_python();
+
 // Each adds one subcommand to `app`; `common` receives --device/--threads/--verbose/--quiet.
 void add_inspect_command(CLI::App& app, core::CommonOptions& common, Commands& commands);
 void add_video_commands(CLI::App& app, core::CommonOptions& common, Commands& commands);
 void add_text_commands(CLI::App& app, core::CommonOptions& common, Commands& commands);
 void add_model_commands(CLI::App& app, core::CommonOptions& common, Commands& commands);
 void add_import_command(CLI::App& app, core::CommonOptions& common, Commands& commands);
+// synth (SynthVid)
+void add_synth_command(CLI::App& app, core::CommonOptions& common, Commands& commands);
+// pretrain, eval
+void add_pretrain_commands(CLI::App& app, core::CommonOptions& common, Commands& commands);
 
 }  // namespace hdv::train

@@ -1,0 +1,153 @@
+// Pre-training objectives (see objectives.h; DESIGN.md §5).
+#include "training/objectives.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/shape_text.h"
+
+namespace hdv::train {
+
+void ContrastiveConfig::validate() const {
+  if (mode != "clip" && mode != "cmcl") {
+    throw core::ConfigError(fmt::format("contrastive.mode=\"{}\": expected \"clip\" or \"cmcl\"", mode));
+  }
+  if (!(temperature > 0) || temperature > 1) {
+    throw core::ConfigError(fmt::format("contrastive.temperature={} must be in (0, 1]", temperature));
+  }
+  if (queue_size < 1) throw core::ConfigError(fmt::format("contrastive.queue_size={} must be >= 1", queue_size));
+  if (!(momentum >= 0) || momentum >= 1) {
+    throw core::ConfigError(fmt::format("contrastive.momentum={} must be in [0, 1)", momentum));
+  }
+  if (mode == "cmcl" && learnable_temperature) {
+    throw core::ConfigError("contrastive.learnable_temperature=true is only for mode \"clip\" (CMCL keeps τ fixed)");
+  }
+}
+
+namespace {
+
+void check_pair(const at::Tensor& a, const at::Tensor& b, const char* a_name, const char* b_name) {
+  if (a.dim() != 2 || b.dim() != 2 || a.sizes() != b.sizes()) {
+    throw core::Error(fmt::format("{} {} and {} {}: expected two [N, D] tensors of one shape", a_name,
+                                  core::shape_text(a.sizes()), b_name, core::shape_text(b.sizes())));
+  }
+}
+
+}  // namespace
+
+at::Tensor info_nce_loss(const at::Tensor& text, const at::Tensor& video, const at::Tensor& log_scale) {
+  check_pair(text, video, "text", "video");
+  // text, video: [N, D]; logits [N, N], pair i on the diagonal.
+  at::Tensor scale = log_scale.clamp_max(std::log(kMaxLogitScale)).exp();
+  at::Tensor logits = scale * torch::matmul(text, video.t());
+  at::Tensor target = torch::arange(text.size(0), torch::TensorOptions().dtype(torch::kLong).device(text.device()));
+  return 0.5 * (torch::nn::functional::cross_entropy(logits, target) +
+                torch::nn::functional::cross_entropy(logits.t(), target));
+}
+
+FeatureQueue::FeatureQueue(int64_t size, int64_t dim) : buffer_(torch::zeros({size, dim})), size_(size) {
+  if (size < 1 || dim < 1) throw core::Error(fmt::format("feature queue {} x {}: both must be >= 1", size, dim));
+}
+
+void FeatureQueue::enqueue(const at::Tensor& keys) {
+  if (keys.dim() != 2 || keys.size(1) != buffer_.size(1)) {
+    throw core::Error(fmt::format("queue keys {}: expected [N, {}]", core::shape_text(keys.sizes()), buffer_.size(1)));
+  }
+  at::Tensor k = keys.detach().to(buffer_.device(), buffer_.scalar_type());
+  if (k.size(0) > size_) k = k.narrow(0, k.size(0) - size_, size_);
+  int64_t n = k.size(0), start = count_ % size_;
+  int64_t first = std::min(n, size_ - start);
+  buffer_.narrow(0, start, first).copy_(k.narrow(0, 0, first));
+  if (n > first) buffer_.narrow(0, 0, n - first).copy_(k.narrow(0, first, n - first));
+  count_ += keys.size(0);
+}
+
+at::Tensor FeatureQueue::keys() const { return buffer_.narrow(0, 0, std::min(count_, size_)); }
+
+void FeatureQueue::restore(const at::Tensor& buffer, int64_t count) {
+  if (buffer.sizes() != buffer_.sizes()) {
+    throw core::FormatError(fmt::format("queue buffer {}: expected {}", core::shape_text(buffer.sizes()), core::shape_text(buffer_.sizes())));
+  }
+  if (count < 0) throw core::FormatError(fmt::format("queue count {}: expected >= 0", count));
+  buffer_.copy_(buffer);
+  count_ = count;
+}
+
+void FeatureQueue::to(const c10::Device& device) { buffer_ = buffer_.to(device); }
+
+at::Tensor cmcl_losses(const at::Tensor& q_video, const at::Tensor& q_text, const at::Tensor& k_video,
+                       const at::Tensor& k_text, const at::Tensor& video_queue, const at::Tensor& text_queue,
+                       double temperature) {
+  check_pair(q_video, q_text, "video queries", "text queries");
+  check_pair(k_video, k_text, "video keys", "text keys");
+  check_pair(q_video, k_video, "video queries", "video keys");
+  // The positive of each query is the other modality's key of the same pair (column 0); the
+  // negatives are the other modality's queue.
+  auto logits = [&](const at::Tensor& q, const at::Tensor& positive, const at::Tensor& queue) {
+    at::Tensor pos = (q * positive).sum(1, true);  // [B, 1]
+    at::Tensor neg = queue.size(0) > 0 ? torch::matmul(q, queue.to(q.scalar_type()).t()) : q.new_empty({q.size(0), 0});
+    return torch::cat({pos, neg}, 1) / temperature;  // [B, 1 + K']
+  };
+  at::Tensor target = torch::zeros({q_video.size(0)}, torch::TensorOptions().dtype(torch::kLong).device(q_video.device()));
+  namespace F = torch::nn::functional;
+  auto none = F::CrossEntropyFuncOptions().reduction(torch::kNone);
+  at::Tensor v2t = F::cross_entropy(logits(q_video, k_text, text_queue), target, none);
+  at::Tensor t2v = F::cross_entropy(logits(q_text, k_video, video_queue), target, none);
+  return v2t + t2v;
+}
+
+void momentum_update(torch::nn::Module& key, const torch::nn::Module& query, double momentum) {
+  torch::NoGradGuard no_grad;
+  auto key_params = key.parameters(), query_params = query.parameters();
+  auto key_buffers = key.buffers(), query_buffers = query.buffers();
+  if (key_params.size() != query_params.size() || key_buffers.size() != query_buffers.size()) {
+    throw core::Error(fmt::format("momentum update: key encoder has {} parameters and {} buffers, query encoder {} and {}",
+                                  key_params.size(), key_buffers.size(), query_params.size(), query_buffers.size()));
+  }
+  for (size_t i = 0; i < key_params.size(); ++i) key_params[i].mul_(momentum).add_(query_params[i], 1.0 - momentum);
+  for (size_t i = 0; i < key_buffers.size(); ++i) key_buffers[i].copy_(query_buffers[i]);
+}
+
+MaskedTokens mask_tokens(const at::Tensor& input_ids, const at::Tensor& attention_mask, const MaskingTokens& tokens,
+                         double probability, at::Generator generator) {
+  if (input_ids.dim() != 2 || attention_mask.sizes() != input_ids.sizes()) {
+    throw core::Error(fmt::format("mask_tokens: input_ids {} and attention_mask {}: expected two [B, L] tensors",
+                                  core::shape_text(input_ids.sizes()), core::shape_text(attention_mask.sizes())));
+  }
+  auto options = torch::TensorOptions().device(input_ids.device());
+  at::Tensor special = input_ids.eq(tokens.cls) | input_ids.eq(tokens.sep) | input_ids.eq(tokens.pad);
+  at::Tensor candidate = attention_mask.to(torch::kBool) & ~special;
+  at::Tensor draw = torch::rand(input_ids.sizes(), generator, options.dtype(torch::kFloat64));
+  at::Tensor chosen = candidate & draw.lt(probability);
+  at::Tensor action = torch::rand(input_ids.sizes(), generator, options.dtype(torch::kFloat64));
+  // Random replacements avoid the first ids ([PAD], [unused*], [UNK], [CLS], [SEP], [MASK] sit
+  // below 1000 in BERT vocabularies) by drawing over the whole vocabulary but rejecting specials.
+  at::Tensor random_ids = torch::randint(tokens.vocab_size, input_ids.sizes(), generator, options.dtype(torch::kLong));
+  at::Tensor random_special = random_ids.eq(tokens.cls) | random_ids.eq(tokens.sep) | random_ids.eq(tokens.pad) |
+                              random_ids.eq(tokens.mask);
+  random_ids = torch::where(random_special, torch::full_like(random_ids, tokens.mask), random_ids);
+
+  MaskedTokens out;
+  out.labels = torch::where(chosen, input_ids, torch::full_like(input_ids, -100));
+  out.input_ids = input_ids.clone();
+  out.input_ids.masked_fill_(chosen & action.lt(0.8), tokens.mask);
+  at::Tensor randomise = chosen & action.ge(0.8) & action.lt(0.9);
+  out.input_ids = torch::where(randomise, random_ids, out.input_ids);
+  return out;
+}
+
+at::Tensor mlm_loss_sum(const at::Tensor& logits, const at::Tensor& labels) {
+  if (logits.dim() != 3 || labels.dim() != 2 || logits.size(0) != labels.size(0) || logits.size(1) != labels.size(1)) {
+    throw core::Error(fmt::format("mlm loss: logits {} and labels {}: expected [B, L, V] and [B, L]",
+                                  core::shape_text(logits.sizes()), core::shape_text(labels.sizes())));
+  }
+  namespace F = torch::nn::functional;
+  return F::cross_entropy(logits.flatten(0, 1).to(torch::kFloat32), labels.flatten(),
+                          F::CrossEntropyFuncOptions().ignore_index(-100).reduction(torch::kSum));
+}
+
+}  // namespace hdv::train

@@ -1,0 +1,108 @@
+// Pre-training objectives (DESIGN.md §5):
+//   stage 1, CLIP/HD-VILA mode: symmetric InfoNCE 0.5·(CE(t→v) + CE(v→t)) over features
+//            all-gathered across ranks, τ fixed (HD-VILA 0.05) or learnable (CLIP: logit scale
+//            initialised at ln(1/0.07), clamped at ln 100);
+//   stage 1, CMCL mode (WenLan/BriVL as released): momentum key encoders and two queues of keys;
+//            video→text logits [q_v·k_t ‖ q_v·TextQueue]/τ, text→video [q_t·k_v ‖ q_t·VideoQueue]/τ,
+//            loss CE(v→t) + CE(t→v), each averaged over the batch;
+//   stage 2: BERT masking (15% of non-special tokens: 80% [MASK], 10% random, 10% kept) and the
+//            MLM cross-entropy over masked positions.
+// Losses that average over a rank's own samples are returned as per-sample values so the trainer
+// can divide by the *global* batch and sum gradients across ranks, which makes N ranks step
+// exactly like one process with the same global batch.
+#pragma once
+
+#include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
+#include <torch/nn/module.h>
+
+#include <cstdint>
+#include <string>
+
+namespace hdv::train {
+
+struct ContrastiveConfig {
+  std::string mode = "clip";           // "clip" (all-gathered InfoNCE) or "cmcl" (momentum queues)
+  double temperature = 0.05;           // τ (HD-VILA 0.05, WenLan 0.07); the initial τ when learnable
+  bool learnable_temperature = false;  // CLIP: learn the logit scale ln(1/τ), clamped at ln 100
+  int64_t queue_size = 9600;           // CMCL: keys kept per modality (BriVL 9,600)
+  double momentum = 0.99;              // CMCL: key encoders θ' ← m·θ' + (1 − m)·θ
+
+  template <class V>
+  void fields(V& v) {
+    v("mode", mode);
+    v("temperature", temperature);
+    v("learnable_temperature", learnable_temperature);
+    v("queue_size", queue_size);
+    v("momentum", momentum);
+  }
+  void validate() const;
+};
+
+// The most a learnable logit scale may reach (CLIP clamps ln(scale) at ln 100).
+constexpr double kMaxLogitScale = 100.0;
+
+// text, video: [N, D] unit-length embeddings of N matching pairs (row i of each is pair i);
+// log_scale: scalar ln(1/τ) -> 0.5·(CE(t→v) + CE(v→t)), mean over the N pairs. The scale is
+// clamped at kMaxLogitScale.
+at::Tensor info_nce_loss(const at::Tensor& text, const at::Tensor& video, const at::Tensor& log_scale);
+
+// A ring buffer of the latest keys of one modality (MoCo/BriVL queue). Unlike BriVL, which
+// asserts K % global batch == 0, any batch size works: keys wrap around the end, and a batch
+// larger than K keeps its last K keys.
+class FeatureQueue {
+ public:
+  FeatureQueue() = default;
+  FeatureQueue(int64_t size, int64_t dim);
+
+  // keys: [N, D] -> stored (detached) in order, overwriting the oldest.
+  void enqueue(const at::Tensor& keys);
+  // The keys held so far [min(count, K), D] (all K once the queue has filled).
+  at::Tensor keys() const;
+  int64_t size() const { return size_; }
+  int64_t count() const { return count_; }  // keys enqueued since creation (not capped at K)
+
+  // For checkpoints: the buffer [K, D] and the count; restore() checks the shapes.
+  at::Tensor buffer() const { return buffer_; }
+  void restore(const at::Tensor& buffer, int64_t count);
+  void to(const c10::Device& device);
+
+ private:
+  at::Tensor buffer_;  // [K, D]
+  int64_t size_ = 0;
+  int64_t count_ = 0;
+};
+
+// q_video, q_text: [B, D] queries (with gradients); k_video, k_text: [B, D] keys of the same
+// pairs from the momentum encoders; video_queue, text_queue: [K', D] earlier keys (K' may be 0).
+// -> per-sample losses [B]: CE(v→t) + CE(t→v) of each pair.
+at::Tensor cmcl_losses(const at::Tensor& q_video, const at::Tensor& q_text, const at::Tensor& k_video,
+                       const at::Tensor& k_text, const at::Tensor& video_queue, const at::Tensor& text_queue,
+                       double temperature);
+
+// key ← m·key + (1 − m)·query for every parameter; buffers (BatchNorm statistics) are copied.
+// Both modules must have the same structure (a key encoder is a clone of its query encoder).
+void momentum_update(torch::nn::Module& key, const torch::nn::Module& query, double momentum);
+
+// Token ids the masking needs.
+struct MaskingTokens {
+  int64_t cls = 0, sep = 0, pad = 0, mask = 0;
+  int64_t vocab_size = 0;
+};
+
+struct MaskedTokens {
+  at::Tensor input_ids;  // [B, L] with masked positions replaced
+  at::Tensor labels;     // [B, L] original id at masked positions, -100 elsewhere
+};
+
+// BERT masking of input_ids [B, L] (attention_mask [B, L] marks real tokens): each non-special
+// real token is chosen with `probability`; a chosen token becomes [MASK] (80%), a random
+// non-special id (10%) or stays (10%). Deterministic for a given generator state.
+MaskedTokens mask_tokens(const at::Tensor& input_ids, const at::Tensor& attention_mask, const MaskingTokens& tokens,
+                         double probability, at::Generator generator);
+
+// logits: [B, L, V], labels: [B, L] (-100 = ignore) -> summed cross-entropy over the labelled
+// positions (a scalar); divide by the global count of labelled positions for the mean.
+at::Tensor mlm_loss_sum(const at::Tensor& logits, const at::Tensor& labels);
+
+}  // namespace hdv::train

@@ -1,0 +1,149 @@
+// AdamW with parameter groups, warm-up + decay, clipping, named state (see optim.h).
+#include "training/optim.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <numbers>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/shape_text.h"
+
+namespace hdv::train {
+
+void OptimConfig::validate() const {
+  auto positive = [](double value, const char* name) {
+    if (!(value > 0)) throw core::ConfigError(fmt::format("optim.{}={} must be > 0", name, value));
+  };
+  positive(lr, "lr");
+  if (!(video_lr >= 0)) throw core::ConfigError(fmt::format("optim.video_lr={} must be >= 0 (0 = lr)", video_lr));
+  if (!(beta1 >= 0 && beta1 < 1)) throw core::ConfigError(fmt::format("optim.beta1={} must be in [0, 1)", beta1));
+  if (!(beta2 >= 0 && beta2 < 1)) throw core::ConfigError(fmt::format("optim.beta2={} must be in [0, 1)", beta2));
+  positive(eps, "eps");
+  if (!(weight_decay >= 0)) throw core::ConfigError(fmt::format("optim.weight_decay={} must be >= 0", weight_decay));
+  if (!(warmup >= 0 && warmup < 1)) throw core::ConfigError(fmt::format("optim.warmup={} must be in [0, 1)", warmup));
+  if (schedule != "linear" && schedule != "cosine" && schedule != "constant") {
+    throw core::ConfigError(fmt::format("optim.schedule=\"{}\": expected linear, cosine or constant", schedule));
+  }
+  if (!(grad_clip >= 0)) throw core::ConfigError(fmt::format("optim.grad_clip={} must be >= 0 (0 = off)", grad_clip));
+  if (accumulation < 1) throw core::ConfigError(fmt::format("optim.accumulation={} must be >= 1", accumulation));
+  if (max_nonfinite < 1) throw core::ConfigError(fmt::format("optim.max_nonfinite={} must be >= 1", max_nonfinite));
+}
+
+double lr_multiplier(int64_t step, int64_t total, double warmup, const std::string& schedule) {
+  total = std::max<int64_t>(total, 1);
+  const auto warmup_steps = static_cast<int64_t>(std::floor(warmup * double(total)));
+  if (step < warmup_steps) return double(step + 1) / double(warmup_steps);
+  if (schedule == "constant") return 1.0;
+  double progress = double(step - warmup_steps) / double(std::max<int64_t>(total - warmup_steps, 1));
+  progress = std::clamp(progress, 0.0, 1.0);
+  if (schedule == "cosine") return 0.5 * (1.0 + std::cos(std::numbers::pi * progress));
+  return 1.0 - progress;
+}
+
+bool decays(const std::string& /*name*/, const at::Tensor& parameter) {
+  return parameter.dim() > 1;  // not biases, LayerNorm/BatchNorm weights or scalars
+}
+
+bool is_video_parameter(const std::string& name) { return name.rfind("video.", 0) == 0; }
+
+struct Optimizer::Impl {
+  std::unique_ptr<torch::optim::AdamW> adamw;
+  std::vector<double> peak_lr;  // per group
+};
+
+Optimizer::Optimizer(std::vector<std::pair<std::string, at::Tensor>> parameters, const OptimConfig& config,
+                     int64_t total_steps)
+    : impl_(std::make_unique<Impl>()), parameters_(std::move(parameters)), config_(config), total_steps_(total_steps) {
+  config_.validate();
+  const double video_lr = config_.video_lr > 0 ? config_.video_lr : config_.lr;
+  // Groups: (decay?, video?) -> four at most; empty ones are left out.
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  for (bool video : {false, true}) {
+    for (bool decay : {true, false}) {
+      std::vector<at::Tensor> members;
+      for (const auto& [name, p] : parameters_) {
+        if (is_video_parameter(name) == video && decays(name, p) == decay) members.push_back(p);
+      }
+      if (members.empty()) continue;
+      auto options = std::make_unique<torch::optim::AdamWOptions>(video ? video_lr : config_.lr);
+      options->betas({config_.beta1, config_.beta2}).eps(config_.eps).weight_decay(decay ? config_.weight_decay : 0.0);
+      groups.emplace_back(std::move(members), std::move(options));
+      impl_->peak_lr.push_back(video ? video_lr : config_.lr);
+    }
+  }
+  if (groups.empty()) throw core::Error("optimiser: no trainable parameters");
+  impl_->adamw = std::make_unique<torch::optim::AdamW>(std::move(groups), torch::optim::AdamWOptions(config_.lr));
+}
+
+Optimizer::~Optimizer() = default;
+
+double Optimizer::lr_at(int64_t step) const {
+  return config_.lr * lr_multiplier(step, total_steps_, config_.warmup, config_.schedule);
+}
+
+void Optimizer::step(int64_t step) {
+  const double factor = lr_multiplier(step, total_steps_, config_.warmup, config_.schedule);
+  auto& groups = impl_->adamw->param_groups();
+  for (size_t g = 0; g < groups.size(); ++g) groups[g].options().set_lr(impl_->peak_lr[g] * factor);
+  impl_->adamw->step();
+}
+
+void Optimizer::zero_grad() { impl_->adamw->zero_grad(/*set_to_none=*/true); }
+
+double Optimizer::clip_gradients() {
+  std::vector<at::Tensor> params;
+  for (const auto& [name, p] : parameters_) params.push_back(p);
+  if (config_.grad_clip > 0) return torch::nn::utils::clip_grad_norm_(params, config_.grad_clip);
+  return torch::nn::utils::clip_grad_norm_(params, std::numeric_limits<double>::infinity());
+}
+
+core::NamedTensors Optimizer::state() const {
+  core::NamedTensors out;
+  auto& states = impl_->adamw->state();
+  for (const auto& [name, p] : parameters_) {
+    auto it = states.find(p.unsafeGetTensorImpl());
+    if (it == states.end()) continue;
+    auto& s = static_cast<torch::optim::AdamWParamState&>(*it->second);
+    out.emplace_back("optim." + name + ".exp_avg", s.exp_avg());
+    out.emplace_back("optim." + name + ".exp_avg_sq", s.exp_avg_sq());
+    out.emplace_back("optim." + name + ".step", torch::tensor(s.step(), torch::kInt64));
+  }
+  return out;
+}
+
+void Optimizer::restore(const core::SafetensorsFile& file) {
+  std::vector<std::string> problems;
+  int64_t present = 0;
+  for (const auto& [name, p] : parameters_) present += file.contains("optim." + name + ".step");
+  if (present == 0) return;  // saved before the first step: a fresh optimiser is the same state
+  auto& states = impl_->adamw->state();
+  for (const auto& [name, p] : parameters_) {
+    const std::string prefix = "optim." + name;
+    if (!file.contains(prefix + ".step")) {
+      problems.push_back(fmt::format("missing {}.*", prefix));
+      continue;
+    }
+    at::Tensor avg = file.tensor(prefix + ".exp_avg"), avg_sq = file.tensor(prefix + ".exp_avg_sq");
+    if (avg.sizes() != p.sizes() || avg_sq.sizes() != p.sizes()) {
+      problems.push_back(fmt::format("{}: state {} for parameter {}", prefix, core::shape_text(avg.sizes()),
+                                     core::shape_text(p.sizes())));
+      continue;
+    }
+    auto state = std::make_unique<torch::optim::AdamWParamState>();
+    state->step(file.tensor(prefix + ".step").item<int64_t>());
+    state->exp_avg(avg.to(p.options()).clone());
+    state->exp_avg_sq(avg_sq.to(p.options()).clone());
+    states[p.unsafeGetTensorImpl()] = std::move(state);
+  }
+  if (!problems.empty()) {
+    std::string list;
+    for (const auto& problem : problems) list += "\n  " + problem;
+    throw core::FormatError(fmt::format("{}: optimiser state does not match the model ({} problems):{}",
+                                        file.path().string(), problems.size(), list));
+  }
+}
+
+}  // namespace hdv::train
