@@ -57,14 +57,19 @@ int64_t now_ms() {
       .count();
 }
 
+// The part of a c10/Gloo message a user can act on: its first line, without the C++ source
+// location ("[.../pair.cc:545] ") and the generic hint that follows the first sentence.
 std::string first_line(const std::string& text) {
   std::string line = text.substr(0, text.find('\n'));
-  // c10 messages may carry a C++ source location and a hint; keep what a user can act on.
+  if (!line.empty() && line.front() == '[') {
+    auto close = line.find("] ");
+    if (close != std::string::npos) line = line.substr(close + 2);
+  }
+  if (auto hint = line.find(". This is typically"); hint != std::string::npos) line = line.substr(0, hint + 1);
   return line.size() > 400 ? line.substr(0, 400) + "..." : line;
 }
 
 constexpr auto kHeartbeatInterval = std::chrono::milliseconds(1000);
-constexpr int64_t kHeartbeatStaleMs = 5000;
 
 }  // namespace
 
@@ -136,7 +141,10 @@ Distributed::Distributed(const DistributedEnv& env, const DistributedOptions& op
   } else {
     c10d::TCPStoreOptions store_options;
     store_options.port = static_cast<std::uint16_t>(env.master_port);
-    store_options.isServer = env.rank == 0;
+    // Under torchrun the elastic agent already serves the store on MASTER_PORT.
+    const char* agent_store = std::getenv("TORCHELASTIC_USE_AGENT_STORE");
+    const bool agent_serves = agent_store != nullptr && std::string(agent_store) == "True";
+    store_options.isServer = env.rank == 0 && !agent_serves;
     store_options.numWorkers = env.world_size;
     store_options.waitWorkers = true;
     store_options.timeout = timeout;
@@ -203,15 +211,32 @@ Distributed::~Distributed() {
 
 std::string Distributed::describe_lost_peers() {
   if (env_.world_size == 1) return "no peers";
-  std::vector<int> lost;
-  try {
-    impl_->store->setTimeout(std::chrono::milliseconds(2000));
-    const int64_t now = now_ms();
+  // A live peer's heartbeat advances every second: watch them for a few intervals and name the
+  // ranks whose heartbeat stands still.
+  auto read_heartbeats = [&] {
+    std::vector<int64_t> beats(size_t(env_.world_size), 0);
     for (int r = 0; r < env_.world_size; ++r) {
       if (r == env_.rank) continue;
       std::vector<uint8_t> value = impl_->store->get(fmt::format("hdv/heartbeat/{}", r));
-      int64_t last = std::stoll(std::string(value.begin(), value.end()));
-      if (now - last > kHeartbeatStaleMs) lost.push_back(r);
+      beats[size_t(r)] = std::stoll(std::string(value.begin(), value.end()));
+    }
+    return beats;
+  };
+  std::vector<int> lost;
+  try {
+    impl_->store->setTimeout(std::chrono::milliseconds(2000));
+    const std::vector<int64_t> first = read_heartbeats();
+    std::vector<bool> alive(size_t(env_.world_size), false);
+    alive[size_t(env_.rank)] = true;
+    const auto deadline = std::chrono::steady_clock::now() + 3 * kHeartbeatInterval;
+    while (std::chrono::steady_clock::now() < deadline &&
+           std::find(alive.begin(), alive.end(), false) != alive.end()) {
+      std::this_thread::sleep_for(kHeartbeatInterval / 4);
+      const std::vector<int64_t> now = read_heartbeats();
+      for (size_t r = 0; r < now.size(); ++r) alive[r] = alive[r] || now[r] != first[r];
+    }
+    for (int r = 0; r < env_.world_size; ++r) {
+      if (!alive[size_t(r)]) lost.push_back(r);
     }
   } catch (const std::exception&) {
     return env_.rank == 0 ? "the rendezvous store stopped answering"
@@ -219,8 +244,8 @@ std::string Distributed::describe_lost_peers() {
                                         env_.master_addr, env_.master_port);
   }
   if (lost.empty()) return "every peer still sends heartbeats (one may be stuck)";
-  return fmt::format("lost peer rank{} {} (no heartbeat for over {} s)", lost.size() > 1 ? "s" : "",
-                     fmt::join(lost, ", "), kHeartbeatStaleMs / 1000);
+  return fmt::format("lost peer rank{} {} (no heartbeat for {} s)", lost.size() > 1 ? "s" : "", fmt::join(lost, ", "),
+                     3 * kHeartbeatInterval.count() / 1000);
 }
 
 template <class F>

@@ -393,7 +393,7 @@ std::string caption_asr(const SynthScene& scene) {
   static const Phrases intros = {"you can see", "here we have", "this is", "what we got here is", "look at"};
   static const Phrases fillers = {"uh", "um", "like", "you know"};
   static const Phrases links = {"and uh there is also", "and then", "and you can also see", "plus"};
-  static const Phrases endings = {"", "you know", "right", "yeah", "so yeah"};
+  static const Phrases endings = {"", "you know", "yeah", "so yeah", "pretty cool"};
   Rng rng(mix64(scene.caption_seed ^ 0x02));
   auto maybe_filler = [&]() { return rng.chance(0.3) ? rng.pick(fillers) + " " : std::string(); };
   // "a large uh red striped t-shirt": attribute phrases are kept whole, fillers go between them.

@@ -622,7 +622,6 @@ PretrainResult Trainer::run() {
     throw core::Error(fmt::format("--data {}: {} clips, fewer than one batch of {}", run_.data.path.string(),
                                   dataset_->clips.size(), config_.loader.batch_size));
   }
-  core::log_info("data: {} clips ({}) from {}", dataset_->clips.size(), dataset_->format, dataset_->root.string());
   loader_ = std::make_unique<ClipLoader>(*dataset_, ClipSampler(config_.sampler), *tokenizer_, vl_config_.max_text_len,
                                          config_.loader, static_cast<uint64_t>(config_.seed), dist_->rank(),
                                          dist_->world_size(), /*train=*/true, position_);

@@ -55,6 +55,16 @@ void write_texture_video(const fs::path& path) {
   writer.close();
 }
 
+ClipRecord clip_of(const fs::path& video, std::optional<core::TimeSpan> span = std::nullopt) {
+  ClipRecord clip;
+  clip.clip_id = "c";
+  clip.video_id = "v";
+  clip.video = video;
+  clip.span = span;
+  clip.texts = {"a clip"};
+  return clip;
+}
+
 // 2 segments x 3 frames, the test video's own size, a 32x48 crop, LR 8x12.
 ClipSamplerConfig small_config(const std::string& resolution = "720p") {
   ClipSamplerConfig config;
@@ -99,7 +109,9 @@ TEST(ClipSampler, TrainSegmentsStayInsideTheirPartsAtRandomOffsets) {
         const int64_t index = indices[s * 7 + t];
         EXPECT_GE(index, part_begin);
         EXPECT_LT(index, part_end);
-        if (t > 0) EXPECT_EQ(index - indices[s * 7 + t - 1], 12);  // the full rate: the part is long enough
+        if (t > 0) {
+          EXPECT_EQ(index - indices[s * 7 + t - 1], 12);  // the full rate: the part is long enough
+        }
       }
       offsets[s].insert(indices[s * 7] - part_begin);
     }
@@ -178,7 +190,7 @@ TEST(ClipSampler, DecodesTheIndexedFramesKeyframeInTheMiddle) {
   TempDir dir;
   write_grey_video(dir / "grey.mp4");
   ClipSampler sampler(small_config());
-  ClipRecord clip{.clip_id = "c", .video_id = "v", .video = dir / "grey.mp4"};
+  ClipRecord clip = clip_of(dir / "grey.mp4");
   for (bool train : {false, true}) {
     ClipSample sample = sampler.sample(clip, 7, train);
     EXPECT_EQ(sample.frame_indices, segment_frame_indices(0, kFrames, sampler.config(), 7, train));
@@ -197,8 +209,7 @@ TEST(ClipSampler, SpanSelectsTheFramesOfTheClip) {
   write_grey_video(dir / "grey.mp4");
   ClipSampler sampler(small_config());
   // 00:00:00.500-00:00:01.250 at 24 fps = frames [12, 30): parts [12, 21) and [21, 30), window 9.
-  ClipRecord clip{.clip_id = "c", .video_id = "v", .video = dir / "grey.mp4",
-                  .span = core::parse_time_span("00:00:00.500-00:00:01.250")};
+  ClipRecord clip = clip_of(dir / "grey.mp4", core::parse_time_span("00:00:00.500-00:00:01.250"));
   ClipSample sample = sampler.sample(clip, 0, false);
   EXPECT_EQ(sample.frame_indices, (Indices{12, 16, 20, 21, 25, 29}));
   EXPECT_EQ(decoded_index(sample.keyframes[0]), 16);
@@ -208,7 +219,7 @@ TEST(ClipSampler, SpanSelectsTheFramesOfTheClip) {
 TEST(ClipSampler, ShapesAreTheSameInEveryResolutionMode) {
   TempDir dir;
   write_grey_video(dir / "grey.mp4");
-  ClipRecord clip{.clip_id = "c", .video_id = "v", .video = dir / "grey.mp4"};
+  ClipRecord clip = clip_of(dir / "grey.mp4");
   for (const char* resolution : {"720p", "360p", "180p"}) {
     ClipSampler sampler(small_config(resolution));
     ClipSample sample = sampler.sample(clip, 3, true);
@@ -252,7 +263,7 @@ TEST(ClipSampler, OneCropIsSharedByEveryFrameOfTheClip) {
   TempDir dir;
   write_texture_video(dir / "texture.mp4");
   ClipSampler sampler(small_config());
-  ClipRecord clip{.clip_id = "c", .video_id = "v", .video = dir / "texture.mp4"};
+  ClipRecord clip = clip_of(dir / "texture.mp4");
   core::VideoReader reader(dir / "texture.mp4");
   std::set<std::pair<int64_t, int64_t>> seen;
   for (uint64_t seed : {1, 2, 3, 4, 5, 6}) {
@@ -292,7 +303,7 @@ TEST(ClipSampler, SameSeedSameSample) {
   TempDir dir;
   write_texture_video(dir / "texture.mp4");
   ClipSampler sampler(small_config("360p"));
-  ClipRecord clip{.clip_id = "c", .video_id = "v", .video = dir / "texture.mp4"};
+  ClipRecord clip = clip_of(dir / "texture.mp4");
   ClipSample a = sampler.sample(clip, 42, true), b = sampler.sample(clip, 42, true), c = sampler.sample(clip, 43, true);
   EXPECT_TRUE(torch::equal(a.keyframes, b.keyframes));
   EXPECT_TRUE(torch::equal(a.neighbours, b.neighbours));
@@ -303,16 +314,15 @@ TEST(ClipSampler, SameSeedSameSample) {
 TEST(ClipSampler, BadVideosNameTheFile) {
   TempDir dir;
   ClipSampler sampler(small_config());
-  ClipRecord missing{.clip_id = "c", .video_id = "v", .video = dir / "missing.mp4"};
+  ClipRecord missing = clip_of(dir / "missing.mp4");
   EXPECT_EQ(test::error_text<core::IoError>([&] { sampler.sample(missing, 0, true); }),
             (dir / "missing.mp4").string() + ": no such file");
   test::write_bytes(dir / "garbage.mp4", std::string(4096, '\x5a'));
-  ClipRecord garbage{.clip_id = "c", .video_id = "v", .video = dir / "garbage.mp4"};
+  ClipRecord garbage = clip_of(dir / "garbage.mp4");
   HDV_EXPECT_THROW_MSG(sampler.sample(garbage, 0, true), core::FormatError, (dir / "garbage.mp4").string() + ": ");
   // A span past the end of the video.
   write_grey_video(dir / "grey.mp4");
-  ClipRecord late{.clip_id = "c", .video_id = "v", .video = dir / "grey.mp4",
-                  .span = core::parse_time_span("00:00:05.000-00:00:06.000")};
+  ClipRecord late = clip_of(dir / "grey.mp4", core::parse_time_span("00:00:05.000-00:00:06.000"));
   EXPECT_EQ(test::error_text<core::FormatError>([&] { sampler.sample(late, 0, true); }),
             (dir / "grey.mp4").string() + ": span 00:00:05.000-00:00:06.000 starts after the end of the video (00:00:01.667)");
 }

@@ -18,6 +18,17 @@ namespace fs = std::filesystem;
 using test::TempDir;
 using Strings = std::vector<std::string>;
 
+// DataSpec with named setters: Spec(dir).split("train").text_field("text_asr").
+struct Spec {
+  DataSpec spec;
+  explicit Spec(fs::path path) { spec.path = std::move(path); }
+  Spec& split(std::string value) { spec.split = std::move(value); return *this; }
+  Spec& format(std::string value) { spec.format = std::move(value); return *this; }
+  Spec& text_field(std::string value) { spec.text_field = std::move(value); return *this; }
+  Spec& video_root(fs::path value) { spec.video_root = std::move(value); return *this; }
+  operator const DataSpec&() const { return spec; }
+};
+
 void write_file(const fs::path& path, const std::string& text) {
   fs::create_directories(path.parent_path());
   test::write_bytes(path, text);
@@ -68,7 +79,7 @@ TEST(HdVilaDataset, ReadsPreCutAndSpanClipsWithTextAndLabels) {
   TempDir dir;
   const fs::path split = dir / "train";
   write_hdvila_split(split);
-  Dataset dataset = load_dataset({.path = dir.path(), .split = "train"});
+  Dataset dataset = load_dataset(Spec(dir.path()).split("train"));
   EXPECT_EQ(dataset.format, "hdvila");
   EXPECT_EQ(dataset.root, split);
   // vidA.1 has an empty "text", vidC.0 none: both left out and counted.
@@ -93,7 +104,7 @@ TEST(HdVilaDataset, ReadsPreCutAndSpanClipsWithTextAndLabels) {
 TEST(HdVilaDataset, TextFieldChoosesTheCaptionAndWholeVideosAreCutBySpan) {
   TempDir dir;
   write_hdvila_split(dir / "train");
-  Dataset dataset = load_dataset({.path = dir / "train" / "metadata.jsonl", .text_field = "text_asr"});
+  Dataset dataset = load_dataset(Spec(dir / "train" / "metadata.jsonl").text_field("text_asr"));
   EXPECT_EQ(clip_ids(dataset), (Strings{"vidA.1.mp4", "vidC.0.mp4"}));
   EXPECT_EQ(dataset.clips_without_text, 2);
 
@@ -113,7 +124,7 @@ TEST(HdVilaDataset, VideoRootReplacesTheDatasetFolderForVideos) {
   TempDir dir;
   write_hdvila_split(dir / "train");
   touch(dir / "media" / "video_clips" / "vidB" / "vidB.0.mp4");
-  Dataset dataset = load_dataset({.path = dir.path(), .split = "train", .video_root = dir / "media"});
+  Dataset dataset = load_dataset(Spec(dir.path()).split("train").video_root(dir / "media"));
   ASSERT_NE(find_clip(dataset, "vidB.0.mp4"), nullptr);
   EXPECT_EQ(find_clip(dataset, "vidB.0.mp4")->video, dir / "media" / "video_clips" / "vidB" / "vidB.0.mp4");
   EXPECT_EQ(dataset.clips_without_video, 1);  // vidA.0's pre-cut file is not under media/
@@ -123,7 +134,7 @@ TEST(HdVilaDataset, CaptionsMayBeAnArrayOfStrings) {
   TempDir dir;
   write_file(dir / "metadata.jsonl", R"({"video_id": "v", "clip": [{"clip_id": "v.0.mp4", "span": ["00:00:00.000", "00:00:02.000"]}]})" "\n");
   write_file(dir / "clip_text.jsonl", R"({"clip_id": "v.0.mp4", "text": ["a red ball", "a ball that is red"]})" "\n");
-  Dataset dataset = load_dataset({.path = dir.path()});
+  Dataset dataset = load_dataset(Spec(dir.path()));
   ASSERT_EQ(dataset.clips.size(), 1u);
   EXPECT_EQ(dataset.clips[0].texts, (Strings{"a red ball", "a ball that is red"}));
 }
@@ -141,7 +152,7 @@ TEST_P(HdVilaMalformedLine, IsAFormatErrorNamingFileLineAndField) {
              R"({"video_id": "v1", "url": "u", "clip": [{"clip_id": "v1.0.mp4", "span": ["00:00:01.000", "00:00:02.000"]}]})"
              "\n" + GetParam().line + "\n");
   write_file(dir / "clip_text.jsonl", R"({"clip_id": "v1.0.mp4", "text": "x"})" "\n");
-  const std::string message = test::error_text<core::FormatError>([&] { load_dataset({.path = dir.path()}); });
+  const std::string message = test::error_text<core::FormatError>([&] { load_dataset(Spec(dir.path())); });
   EXPECT_EQ(message, (dir / "metadata.jsonl").string() + ":" + GetParam().expected);
 }
 
@@ -175,7 +186,7 @@ TEST(HdVilaDataset, InvalidJsonNamesFileLineAndColumn) {
   TempDir dir;
   write_file(dir / "metadata.jsonl", "\n{\"video_id\": \"v1\", \"clip\": [}\n");
   write_file(dir / "clip_text.jsonl", "");
-  const std::string message = test::error_text<core::FormatError>([&] { load_dataset({.path = dir.path()}); });
+  const std::string message = test::error_text<core::FormatError>([&] { load_dataset(Spec(dir.path())); });
   EXPECT_EQ(message.rfind((dir / "metadata.jsonl").string() + ":2: invalid JSON at column 29: ", 0), 0u) << message;
 }
 
@@ -183,23 +194,23 @@ TEST(HdVilaDataset, MalformedClipTextAndLabelLinesAreNamed) {
   TempDir dir;
   write_file(dir / "metadata.jsonl", R"({"video_id": "v", "clip": [{"clip_id": "v.0.mp4", "span": ["00:00:00.000", "00:00:02.000"]}]})" "\n");
   write_file(dir / "clip_text.jsonl", R"({"clip_id": "v.0.mp4", "text": 5})" "\n");
-  EXPECT_EQ(test::error_text<core::FormatError>([&] { load_dataset({.path = dir.path()}); }),
+  EXPECT_EQ(test::error_text<core::FormatError>([&] { load_dataset(Spec(dir.path())); }),
             (dir / "clip_text.jsonl").string() + R"(:1: field "text": expected a string or an array of strings, got integer 5)");
 
   write_file(dir / "clip_text.jsonl", R"({"clip_id": "v.0.mp4", "text": "a"})" "\n" R"({"clip_id": "v.0.mp4", "text": "b"})" "\n");
-  EXPECT_EQ(test::error_text<core::FormatError>([&] { load_dataset({.path = dir.path()}); }),
+  EXPECT_EQ(test::error_text<core::FormatError>([&] { load_dataset(Spec(dir.path())); }),
             (dir / "clip_text.jsonl").string() + R"(:2: field "clip_id": duplicate clip_id "v.0.mp4" (first seen on line 1))");
 
   write_file(dir / "clip_text.jsonl", R"({"clip_id": "v.0.mp4", "text": "a"})" "\n");
   write_file(dir / "labels.jsonl", R"({"colour": "red"})" "\n");
-  EXPECT_EQ(test::error_text<core::FormatError>([&] { load_dataset({.path = dir.path()}); }),
+  EXPECT_EQ(test::error_text<core::FormatError>([&] { load_dataset(Spec(dir.path())); }),
             (dir / "labels.jsonl").string() + R"(:1: field "clip_id": missing)");
 }
 
 TEST(HdVilaDataset, MissingClipTextFileIsNamed) {
   TempDir dir;
   write_file(dir / "metadata.jsonl", R"({"video_id": "v", "clip": []})" "\n");
-  EXPECT_EQ(test::error_text<core::IoError>([&] { load_dataset({.path = dir.path()}); }),
+  EXPECT_EQ(test::error_text<core::IoError>([&] { load_dataset(Spec(dir.path())); }),
             (dir / "clip_text.jsonl").string() + ": no such file (the captions of " + (dir / "metadata.jsonl").string() +
                 "; HD-VILA-100M keeps clip_text.jsonl beside metadata.jsonl)");
 }
@@ -208,7 +219,7 @@ TEST(HdVilaDataset, NoClipWithACaptionIsAnError) {
   TempDir dir;
   write_file(dir / "metadata.jsonl", R"({"video_id": "v", "clip": [{"clip_id": "v.0.mp4", "span": ["00:00:00.000", "00:00:02.000"]}]})" "\n");
   write_file(dir / "clip_text.jsonl", R"({"clip_id": "v.0.mp4", "text": "a"})" "\n");
-  EXPECT_EQ(test::error_text<core::FormatError>([&] { load_dataset({.path = dir.path(), .text_field = "caption"}); }),
+  EXPECT_EQ(test::error_text<core::FormatError>([&] { load_dataset(Spec(dir.path()).text_field("caption")); }),
             dir.path().string() + ": the hdvila dataset has no clip with a caption (1 without)");
 }
 
@@ -223,7 +234,7 @@ TEST(WebVidDataset, ReadsQuotedFieldsWithCommasQuotesAndLineBreaks) {
   TempDir dir;
   write_file(dir / "results_2M_train.csv", kWebVidCsv);
   touch(dir / "videos" / "000001_000050" / "1001.mp4");
-  Dataset dataset = load_dataset({.path = dir / "results_2M_train.csv"});
+  Dataset dataset = load_dataset(Spec(dir / "results_2M_train.csv"));
   EXPECT_EQ(dataset.format, "webvid");
   EXPECT_EQ(clip_ids(dataset), (Strings{"1001", "1002", "1003"}));
   EXPECT_EQ(dataset.clips_without_text, 1);  // 1004: empty name
@@ -236,14 +247,14 @@ TEST(WebVidDataset, ReadsQuotedFieldsWithCommasQuotesAndLineBreaks) {
   EXPECT_EQ(dataset.clips[0].video_id, "1001");
   EXPECT_FALSE(dataset.clips[0].span.has_value());
 
-  Dataset moved = load_dataset({.path = dir / "results_2M_train.csv", .video_root = "/data/webvid"});
+  Dataset moved = load_dataset(Spec(dir / "results_2M_train.csv").video_root("/data/webvid"));
   EXPECT_EQ(moved.clips[0].video, fs::path("/data/webvid/videos/000001_000050/1001.mp4"));
 }
 
 TEST(WebVidDataset, MissingColumnIsNamed) {
   TempDir dir;
   write_file(dir / "w.csv", "videoid,name\n1,a cat\n");
-  EXPECT_EQ(test::error_text<core::FormatError>([&] { load_dataset({.path = dir / "w.csv"}); }),
+  EXPECT_EQ(test::error_text<core::FormatError>([&] { load_dataset(Spec(dir / "w.csv")); }),
             (dir / "w.csv").string() + ": missing column \"page_dir\" (the header has: videoid, name)");
 }
 
@@ -252,7 +263,7 @@ TEST(WebVidDataset, MalformedRowsNameFileAndLine) {
   const fs::path csv = dir / "w.csv";
   auto error = [&](const std::string& text) {
     write_file(csv, text);
-    return test::error_text<core::FormatError>([&] { load_dataset({.path = csv}); });
+    return test::error_text<core::FormatError>([&] { load_dataset(Spec(csv)); });
   };
   // Line numbers count physical lines: the quoted caption of line 2 spans lines 2-3.
   EXPECT_EQ(error("videoid,page_dir,name\n1,p,\"two\nlines\"\n2,p\n"), csv.string() + ":4: expected 3 fields (as the header), found 2");
@@ -293,7 +304,7 @@ void write_msrvtt(const fs::path& dir) {
 TEST(MsrvttDataset, ReadsTheJsonSplitsWithAllSentences) {
   TempDir dir;
   write_msrvtt(dir.path());
-  Dataset train = load_dataset({.path = dir.path(), .split = "train"});
+  Dataset train = load_dataset(Spec(dir.path()).split("train"));
   EXPECT_EQ(train.format, "msrvtt");
   EXPECT_EQ(clip_ids(train), (Strings{"video0", "video1"}));
   EXPECT_EQ(train.clips[0].texts, (Strings{"a man is cooking", "someone makes food"}));
@@ -301,26 +312,26 @@ TEST(MsrvttDataset, ReadsTheJsonSplitsWithAllSentences) {
   EXPECT_EQ(train.clips[1].video, dir / "videos" / "all" / "video1.mp4");  // the videos/all/ layout
   EXPECT_EQ(train.clips_without_video, 0);
 
-  EXPECT_EQ(clip_ids(load_dataset({.path = dir / "MSRVTT_data.json", .split = "validate"})), (Strings{"video2"}));
-  EXPECT_EQ(clip_ids(load_dataset({.path = dir.path(), .split = "val"})), (Strings{"video2"}));
-  Dataset test = load_dataset({.path = dir.path(), .split = "test"});
+  EXPECT_EQ(clip_ids(load_dataset(Spec(dir / "MSRVTT_data.json").split("validate"))), (Strings{"video2"}));
+  EXPECT_EQ(clip_ids(load_dataset(Spec(dir.path()).split("val"))), (Strings{"video2"}));
+  Dataset test = load_dataset(Spec(dir.path()).split("test"));
   EXPECT_EQ(clip_ids(test), (Strings{"video3"}));
   EXPECT_EQ(test.clips_without_text, 1);  // video4
   EXPECT_EQ(test.clips_without_video, 1);
-  EXPECT_EQ(load_dataset({.path = dir.path()}).clips.size(), 4u);  // no split: every video with a sentence
+  EXPECT_EQ(load_dataset(Spec(dir.path())).clips.size(), 4u);  // no split: every video with a sentence
 }
 
 TEST(MsrvttDataset, Reads1kATestAndThe9kTrainingSplit) {
   TempDir dir;
   write_msrvtt(dir.path());
-  Dataset test = load_dataset({.path = dir.path(), .split = "1k-a-test"});
+  Dataset test = load_dataset(Spec(dir.path()).split("1k-a-test"));
   EXPECT_EQ(clip_ids(test), (Strings{"ret0", "ret1"}));
   EXPECT_EQ(test.clips[0].video_id, "video3");
   EXPECT_EQ(test.clips[0].texts, (Strings{"a man, talking"}));  // that row's sentence only
   EXPECT_EQ(test.clips[1].texts, (Strings{"a cat plays"}));
   EXPECT_EQ(test.clips[1].video, dir / "videos" / "video4.mp4");
 
-  Dataset train = load_dataset({.path = dir / "MSRVTT_data.json", .split = "9k-train"});
+  Dataset train = load_dataset(Spec(dir / "MSRVTT_data.json").split("9k-train"));
   EXPECT_EQ(clip_ids(train), (Strings{"video0", "video2"}));
   EXPECT_EQ(train.clips[0].texts, (Strings{"a man is cooking", "someone makes food"}));
   EXPECT_EQ(train.clips[1].texts, (Strings{"a woman sings"}));
@@ -330,17 +341,17 @@ TEST(MsrvttDataset, SplitErrorsNameTheExpectedFile) {
   TempDir dir;
   write_msrvtt(dir.path());
   fs::remove(dir / "MSRVTT_train.9k.csv");
-  EXPECT_EQ(test::error_text<core::IoError>([&] { load_dataset({.path = dir.path(), .split = "9k-train"}); }),
+  EXPECT_EQ(test::error_text<core::IoError>([&] { load_dataset(Spec(dir.path()).split("9k-train")); }),
             (dir / "MSRVTT_train.9k.csv").string() +
                 ": no such file (split \"9k-train\" is read from MSRVTT_train.9k.csv beside the MSR-VTT annotations)");
   fs::remove(dir / "MSRVTT_JSFUSION_test.csv");
-  EXPECT_EQ(test::error_text<core::IoError>([&] { load_dataset({.path = dir.path(), .split = "1k-a-test"}); }),
+  EXPECT_EQ(test::error_text<core::IoError>([&] { load_dataset(Spec(dir.path()).split("1k-a-test")); }),
             (dir / "MSRVTT_JSFUSION_test.csv").string() +
                 ": no such file (split \"1k-a-test\" is read from MSRVTT_JSFUSION_test.csv beside the MSR-VTT annotations)");
-  EXPECT_EQ(test::error_text<core::ConfigError>([&] { load_dataset({.path = dir.path(), .split = "dev"}); }),
+  EXPECT_EQ(test::error_text<core::ConfigError>([&] { load_dataset(Spec(dir.path()).split("dev")); }),
             "MSR-VTT split \"dev\": expected one of train, validate, val, test, 1k-a-test, 9k-train (or \"\" for every video)");
   write_file(dir / "MSRVTT_train.9k.csv", "video_id\nvideo0\nvideo99\n");
-  EXPECT_EQ(test::error_text<core::FormatError>([&] { load_dataset({.path = dir.path(), .split = "9k-train"}); }),
+  EXPECT_EQ(test::error_text<core::FormatError>([&] { load_dataset(Spec(dir.path()).split("9k-train")); }),
             (dir / "MSRVTT_train.9k.csv").string() + ":3: field \"video_id\": \"video99\" is not a video of " +
                 (dir / "MSRVTT_data.json").string());
 }
@@ -348,10 +359,10 @@ TEST(MsrvttDataset, SplitErrorsNameTheExpectedFile) {
 TEST(MsrvttDataset, MalformedJsonNamesTheField) {
   TempDir dir;
   write_file(dir / "MSRVTT_data.json", R"({"videos": [{"video_id": "video0", "split": "train"}, {"video_id": 1}], "sentences": []})");
-  EXPECT_EQ(test::error_text<core::FormatError>([&] { load_dataset({.path = dir.path(), .split = "train"}); }),
+  EXPECT_EQ(test::error_text<core::FormatError>([&] { load_dataset(Spec(dir.path()).split("train")); }),
             (dir / "MSRVTT_data.json").string() + ": field \"videos[1].video_id\": expected a string, got integer 1");
   write_file(dir / "MSRVTT_data.json", R"({"videos": []})");
-  EXPECT_EQ(test::error_text<core::FormatError>([&] { load_dataset({.path = dir.path(), .split = "train"}); }),
+  EXPECT_EQ(test::error_text<core::FormatError>([&] { load_dataset(Spec(dir.path()).split("train")); }),
             (dir / "MSRVTT_data.json").string() + ": field \"sentences\": missing");
 }
 
@@ -362,40 +373,40 @@ TEST(DatasetDetection, PicksTheFormatFromTheFolderOrTheExtension) {
   write_file(dir / "web" / "results_2M_val.csv", kWebVidCsv);
   write_msrvtt(dir / "msr");  // holds a .csv too: the JSON decides
 
-  EXPECT_EQ(load_dataset({.path = dir / "hd", .split = "train"}).format, "hdvila");
-  EXPECT_EQ(load_dataset({.path = dir / "hd" / "train"}).format, "hdvila");
-  EXPECT_EQ(load_dataset({.path = dir / "msr", .split = "test"}).format, "msrvtt");
-  EXPECT_EQ(load_dataset({.path = dir / "web", .split = "val"}).root, dir / "web");
-  EXPECT_EQ(load_dataset({.path = dir / "web" / "results_2M_val.csv"}).format, "webvid");
-  EXPECT_EQ(load_dataset({.path = dir / "hd" / "train" / "metadata.jsonl"}).format, "hdvila");
-  EXPECT_EQ(load_dataset({.path = dir / "msr" / "MSRVTT_data.json", .split = "train"}).format, "msrvtt");
+  EXPECT_EQ(load_dataset(Spec(dir / "hd").split("train")).format, "hdvila");
+  EXPECT_EQ(load_dataset(Spec(dir / "hd" / "train")).format, "hdvila");
+  EXPECT_EQ(load_dataset(Spec(dir / "msr").split("test")).format, "msrvtt");
+  EXPECT_EQ(load_dataset(Spec(dir / "web").split("val")).root, dir / "web");
+  EXPECT_EQ(load_dataset(Spec(dir / "web" / "results_2M_val.csv")).format, "webvid");
+  EXPECT_EQ(load_dataset(Spec(dir / "hd" / "train" / "metadata.jsonl")).format, "hdvila");
+  EXPECT_EQ(load_dataset(Spec(dir / "msr" / "MSRVTT_data.json").split("train")).format, "msrvtt");
 }
 
 TEST(DatasetDetection, UnknownLayoutsListWhatWasLookedFor) {
   TempDir dir;
   write_file(dir / "web" / "a.csv", kWebVidCsv);
   write_file(dir / "web" / "b.csv", kWebVidCsv);
-  EXPECT_EQ(test::error_text<core::FormatError>([&] { load_dataset({.path = dir / "web"}); }),
+  EXPECT_EQ(test::error_text<core::FormatError>([&] { load_dataset(Spec(dir / "web")); }),
             (dir / "web").string() + ": cannot tell the dataset format: looked for " + (dir / "web" / "metadata.jsonl").string() +
                 " (hdvila), MSRVTT_data.json or train_val_videodatainfo.json (msrvtt) and exactly one *.csv (webvid), "
                 "found a.csv, b.csv; pass the format or a metadata file");
-  EXPECT_EQ(test::error_text<core::IoError>([&] { load_dataset({.path = dir / "web", .split = "test", .format = "webvid"}); }),
+  EXPECT_EQ(test::error_text<core::IoError>([&] { load_dataset(Spec(dir / "web").split("test").format("webvid")); }),
             (dir / "web").string() + ": expected exactly one *.csv whose name contains \"test\" (a WebVid CSV), found none");
-  EXPECT_EQ(test::error_text<core::IoError>([&] { load_dataset({.path = dir / "web", .format = "hdvila"}); }),
+  EXPECT_EQ(test::error_text<core::IoError>([&] { load_dataset(Spec(dir / "web").format("hdvila")); }),
             (dir / "web" / "metadata.jsonl").string() +
                 ": no such file (an HD-VILA dataset folder holds metadata.jsonl, or <split>/metadata.jsonl when a split is given)");
 
   write_file(dir / "list.txt", "x");
-  EXPECT_EQ(test::error_text<core::FormatError>([&] { load_dataset({.path = dir / "list.txt"}); }),
+  EXPECT_EQ(test::error_text<core::FormatError>([&] { load_dataset(Spec(dir / "list.txt")); }),
             (dir / "list.txt").string() +
                 ": cannot tell the dataset format from the extension \".txt\" (expected .jsonl for hdvila, .csv for webvid, "
                 ".json for msrvtt); pass the format");
-  EXPECT_EQ(test::error_text<core::ConfigError>([&] { load_dataset({.path = dir / "web" / "a.csv", .split = "train"}); }),
+  EXPECT_EQ(test::error_text<core::ConfigError>([&] { load_dataset(Spec(dir / "web" / "a.csv").split("train")); }),
             "split \"train\" cannot apply to the webvid metadata file " + (dir / "web" / "a.csv").string() +
                 ": a split selects a file inside a dataset folder; pass the folder, or no split");
-  EXPECT_EQ(test::error_text<core::ConfigError>([&] { load_dataset({.path = dir.path(), .format = "kinetics"}); }),
+  EXPECT_EQ(test::error_text<core::ConfigError>([&] { load_dataset(Spec(dir.path()).format("kinetics")); }),
             "dataset format \"kinetics\": expected one of auto, hdvila, webvid, msrvtt");
-  EXPECT_EQ(test::error_text<core::IoError>([&] { load_dataset({.path = dir / "nowhere"}); }),
+  EXPECT_EQ(test::error_text<core::IoError>([&] { load_dataset(Spec(dir / "nowhere")); }),
             (dir / "nowhere").string() + ": no such file or folder");
 }
 
