@@ -57,7 +57,7 @@ std::string_view strip_bom(std::string_view text) {
 }
 
 bool is_blank(std::string_view text) {
-  return std::all_of(text.begin(), text.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r'; });
+  return std::all_of(text.begin(), text.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; });
 }
 
 std::ifstream open_input(const fs::path& path) {
@@ -602,6 +602,14 @@ Resolved resolve_folder(const fs::path& dir, const DataSpec& spec) {
   if (format == "hdvila" || format == "auto") {
     fs::path metadata = hdvila_metadata(dir, spec.split);
     if (is_file(metadata)) return {"hdvila", metadata, metadata.parent_path()};
+    // A split names a sub-folder; an unsplit folder is not silently read whole for it (it could be
+    // the training data of a "test" request).
+    if (!spec.split.empty() && is_file(dir / kMetadataName)) {
+      throw core::ConfigError(fmt::format(
+          "{}: no split folder \"{}\" ({} does not exist); the folder holds one unsplit HD-VILA dataset ({}): pass no "
+          "split (--split \"\") or the metadata file",
+          dir.string(), spec.split, metadata.string(), (dir / kMetadataName).string()));
+    }
     if (format == "hdvila") {
       throw core::IoError(fmt::format("{}: no such file (an HD-VILA dataset folder holds {}, or <split>/{} when a split is given)",
                                       metadata.string(), kMetadataName, kMetadataName));
@@ -642,10 +650,8 @@ Resolved resolve_file(const fs::path& file, const DataSpec& spec) {
     }
   }
   if (format != "msrvtt" && !spec.split.empty()) {
-    throw core::ConfigError(fmt::format(
-        "split \"{}\" cannot apply to the {} metadata file {}: a split selects a file inside a dataset folder; pass the "
-        "folder, or no split",
-        spec.split, format, file.string()));
+    // The file itself is the selection: a split (a sub-folder or file name filter) has nothing to pick.
+    core::log_info("{}: a {} metadata file is read whole; split \"{}\" does not apply", file.string(), format, spec.split);
   }
   return {format, file, file.parent_path()};
 }

@@ -66,7 +66,9 @@ std::vector<std::string> dataset_format_names();
 //   msrvtt  else if DIR/MSRVTT_data.json or DIR/train_val_videodatainfo.json exists (or, for the
 //           1k-a-test split, DIR/MSRVTT_JSFUSION_test.csv);
 //   webvid  else if DIR holds exactly one *.csv (with a split: exactly one whose name contains S).
-// A file is read by its extension: .jsonl hdvila, .csv webvid, .json msrvtt.
+// A split of a folder that holds an unsplit HD-VILA dataset (DIR/metadata.jsonl) is a
+// core::ConfigError rather than the whole folder. A file is read by its extension: .jsonl hdvila,
+// .csv webvid, .json msrvtt; an hdvila or webvid file is read whole (a split does not apply).
 Dataset load_dataset(const DataSpec& spec);
 
 }  // namespace hdv::train

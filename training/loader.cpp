@@ -115,7 +115,12 @@ ClipLoader::ClipLoader(const Dataset& dataset, ClipSampler sampler, const models
   if (!train) end_sequence_ = epoch_length_ - start.cursor;
   window_ = std::max<int64_t>(config_.queue_depth, config_.workers);
   workers_.reserve(static_cast<size_t>(config_.workers));
-  for (int i = 0; i < config_.workers; ++i) workers_.emplace_back([this] { worker_loop(); });
+  try {
+    for (int i = 0; i < config_.workers; ++i) workers_.emplace_back([this] { worker_loop(); });
+  } catch (...) {  // no destructor runs for a half-built object: join the threads already started
+    stop_workers();
+    throw;
+  }
 }
 
 ClipLoader::~ClipLoader() { stop_workers(); }

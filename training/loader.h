@@ -90,7 +90,7 @@ class ClipLoader {
   ClipLoader(const ClipLoader&) = delete;
   ClipLoader& operator=(const ClipLoader&) = delete;
 
-  // The next batch. Rethrows a worker's error that is not a per-clip failure; throws core::Error
+  // The next batch (call from one thread; the workers are internal). Rethrows a worker's error that is not a per-clip failure; throws core::Error
   // when too many clips fail ("skipped 3 of 120 clips (2.5%), more than the allowed 1.0%
   // (--max-skip-rate); last: <path>: <reason>"). After a throw the loader is spent: later calls
   // throw the same error.

@@ -140,9 +140,12 @@ TEST(HdVilaDataset, CaptionsMayBeAnArrayOfStrings) {
 }
 
 struct MalformedLine {
+  std::string name;      // the test's name
   std::string line;      // written as line 2 of metadata.jsonl, after a valid line 1
   std::string expected;  // the error text after "<file>:"
 };
+
+void PrintTo(const MalformedLine& param, std::ostream* out) { *out << param.line; }
 
 class HdVilaMalformedLine : public ::testing::TestWithParam<MalformedLine> {};
 
@@ -159,28 +162,29 @@ TEST_P(HdVilaMalformedLine, IsAFormatErrorNamingFileLineAndField) {
 INSTANTIATE_TEST_SUITE_P(
     HdVilaDataset, HdVilaMalformedLine,
     ::testing::Values(
-        MalformedLine{R"([1, 2])", "2: expected a JSON object, got an array of 2"},
-        MalformedLine{R"({"url": "u", "clip": []})", R"(2: field "video_id": missing)"},
-        MalformedLine{R"({"video_id": 7, "clip": []})", R"(2: field "video_id": expected a string, got integer 7)"},
-        MalformedLine{R"({"video_id": "v2"})", R"(2: field "clip": missing)"},
-        MalformedLine{R"({"video_id": "v2", "clip": {"clip_id": "x"}})",
+        MalformedLine{"NotAnObject", R"([1, 2])", "2: expected a JSON object, got an array of 2"},
+        MalformedLine{"MissingVideoId", R"({"url": "u", "clip": []})", R"(2: field "video_id": missing)"},
+        MalformedLine{"WrongTypeVideoId", R"({"video_id": 7, "clip": []})", R"(2: field "video_id": expected a string, got integer 7)"},
+        MalformedLine{"MissingClip", R"({"video_id": "v2"})", R"(2: field "clip": missing)"},
+        MalformedLine{"ClipNotAnArray", R"({"video_id": "v2", "clip": {"clip_id": "x"}})",
                       R"(2: field "clip": expected an array of clips, got an object)"},
-        MalformedLine{R"({"video_id": "v2", "clip": [{"span": ["00:00:01.000", "00:00:02.000"]}]})",
+        MalformedLine{"MissingClipId", R"({"video_id": "v2", "clip": [{"span": ["00:00:01.000", "00:00:02.000"]}]})",
                       R"(2: field "clip[0].clip_id": missing)"},
-        MalformedLine{R"({"video_id": "v2", "clip": [{"clip_id": "v2.0.mp4", "span": ["00:00:01.000"]}]})",
+        MalformedLine{"SpanOfOneTimeCode", R"({"video_id": "v2", "clip": [{"clip_id": "v2.0.mp4", "span": ["00:00:01.000"]}]})",
                       R"(2: field "clip[0].span": expected an array of 2 time codes, got an array of 1)"},
-        MalformedLine{R"({"video_id": "v2", "clip": [{"clip_id": "v2.0.mp4", "span": ["00:00:01.000", 2]}]})",
+        MalformedLine{"SpanNotAString", R"({"video_id": "v2", "clip": [{"clip_id": "v2.0.mp4", "span": ["00:00:01.000", 2]}]})",
                       R"(2: field "clip[0].span[1]": expected a time code string, got integer 2)"},
-        MalformedLine{R"({"video_id": "v2", "clip": [{"clip_id": "v2.0.mp4", "span": ["00:00:01.000", "00:00:xx"]}]})",
+        MalformedLine{"BadTimeCode", R"({"video_id": "v2", "clip": [{"clip_id": "v2.0.mp4", "span": ["00:00:01.000", "00:00:xx"]}]})",
                       R"(2: field "clip[0].span[1]": expected HH:MM:SS.mmm, got "00:00:xx")"},
-        MalformedLine{R"({"video_id": "v2", "clip": [{"clip_id": "v2.0.mp4", "span": ["00:00:05.000", "00:00:04.000"]}]})",
+        MalformedLine{"EndBeforeStart", R"({"video_id": "v2", "clip": [{"clip_id": "v2.0.mp4", "span": ["00:00:05.000", "00:00:04.000"]}]})",
                       R"(2: field "clip[0].span": end 00:00:04.000 is not after start 00:00:05.000)"},
-        MalformedLine{R"({"video_id": "v2", "clip": [{"clip_id": "v2.0.mp4", "span": ["00:00:01.000", "00:00:02.000"]}, {"clip_id": "v1.0.mp4", "span": ["00:00:03.000", "00:00:04.000"]}]})",
+        MalformedLine{"DuplicateClipId", R"({"video_id": "v2", "clip": [{"clip_id": "v2.0.mp4", "span": ["00:00:01.000", "00:00:02.000"]}, {"clip_id": "v1.0.mp4", "span": ["00:00:03.000", "00:00:04.000"]}]})",
                       R"(2: field "clip[1].clip_id": duplicate clip_id "v1.0.mp4" (first seen on line 1))"},
-        MalformedLine{R"({"video_id": "..", "clip": []})",
+        MalformedLine{"DotDotVideoId", R"({"video_id": "..", "clip": []})",
                       R"(2: field "video_id": ".." is not a plain file name (no '/', '\', "." or ".."))"},
-        MalformedLine{R"({"video_id": "v2", "clip": [{"clip_id": "../../etc/passwd", "span": ["00:00:01.000", "00:00:02.000"]}]})",
-                      R"(2: field "clip[0].clip_id": "../../etc/passwd" is not a plain file name (no '/', '\', "." or ".."))"}));
+        MalformedLine{"PathInClipId", R"({"video_id": "v2", "clip": [{"clip_id": "../../etc/passwd", "span": ["00:00:01.000", "00:00:02.000"]}]})",
+                      R"(2: field "clip[0].clip_id": "../../etc/passwd" is not a plain file name (no '/', '\', "." or ".."))"}),
+    [](const ::testing::TestParamInfo<MalformedLine>& info) { return info.param.name; });
 
 TEST(HdVilaDataset, InvalidJsonNamesFileLineAndColumn) {
   TempDir dir;
@@ -382,6 +386,17 @@ TEST(DatasetDetection, PicksTheFormatFromTheFolderOrTheExtension) {
   EXPECT_EQ(load_dataset(Spec(dir / "msr" / "MSRVTT_data.json").split("train")).format, "msrvtt");
 }
 
+TEST(DatasetDetection, ASplitOfAnUnsplitFolderIsAnError) {
+  TempDir dir;
+  write_hdvila_split(dir.path());  // metadata.jsonl at the top: no split folders
+  EXPECT_EQ(test::error_text<core::ConfigError>([&] { load_dataset(Spec(dir.path()).split("test")); }),
+            dir.path().string() + ": no split folder \"test\" (" + (dir / "test" / "metadata.jsonl").string() +
+                " does not exist); the folder holds one unsplit HD-VILA dataset (" + (dir / "metadata.jsonl").string() +
+                "): pass no split (--split \"\") or the metadata file");
+  EXPECT_EQ(load_dataset(Spec(dir.path())).clips.size(), 2u);
+  EXPECT_EQ(load_dataset(Spec(dir / "metadata.jsonl").split("test")).clips.size(), 2u);
+}
+
 TEST(DatasetDetection, UnknownLayoutsListWhatWasLookedFor) {
   TempDir dir;
   write_file(dir / "web" / "a.csv", kWebVidCsv);
@@ -401,9 +416,8 @@ TEST(DatasetDetection, UnknownLayoutsListWhatWasLookedFor) {
             (dir / "list.txt").string() +
                 ": cannot tell the dataset format from the extension \".txt\" (expected .jsonl for hdvila, .csv for webvid, "
                 ".json for msrvtt); pass the format");
-  EXPECT_EQ(test::error_text<core::ConfigError>([&] { load_dataset(Spec(dir / "web" / "a.csv").split("train")); }),
-            "split \"train\" cannot apply to the webvid metadata file " + (dir / "web" / "a.csv").string() +
-                ": a split selects a file inside a dataset folder; pass the folder, or no split");
+  // A metadata file is the selection: a split (here a default like the CLI's "train") is not used.
+  EXPECT_EQ(load_dataset(Spec(dir / "web" / "a.csv").split("train")).clips.size(), 3u);
   EXPECT_EQ(test::error_text<core::ConfigError>([&] { load_dataset(Spec(dir.path()).format("kinetics")); }),
             "dataset format \"kinetics\": expected one of auto, hdvila, webvid, msrvtt");
   EXPECT_EQ(test::error_text<core::IoError>([&] { load_dataset(Spec(dir / "nowhere")); }),
