@@ -16,6 +16,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/atomic_file.h"
 #include "core/checkpoint.h"
@@ -343,9 +344,8 @@ void Trainer::setup_resume() {
   std::vector<std::string> differences;
   compare_configs(meta.at("run"), core::config_to_json(config_), "", differences);
   if (!differences.empty()) {
-    std::string list;
-    for (const auto& d : differences) list += "\n  " + d;
-    throw core::ConfigError(fmt::format("--resume {}: the run's settings differ from the checkpoint's:{}", source, list));
+    throw core::ConfigError(fmt::format("--resume {}: the run's settings differ from the checkpoint's: {}", source,
+                                        fmt::join(differences, "; ")));
   }
 
   torch::NoGradGuard no_grad;

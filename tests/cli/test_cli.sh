@@ -167,6 +167,34 @@ if [[ ${HDV_VIDEO:-ON} == ON ]]; then
   expect video-truncated 1 "^error: $work/cut.mp4: " -- "$train" video-info "$work/cut.mp4"
   expect test-pattern-bad-size 2 '^error: --size: expected WIDTHxHEIGHT' -- "$train" test-pattern --out "$work/q.mp4" --size 10by10
   [[ ! -e $work/q.mp4 ]] || { echo "FAIL test-pattern-bad-size left a file"; failures=$((failures + 1)); }
+
+  # SynthVid, pre-training and evaluation (hdvila-tiny on a few clips).
+  expect synth 0 'synthvid: 12 clips \(train 8, test 4\)' -- \
+    "$train" synth --out "$work/sv" --clips 8 --test-clips 4 --split train,test --size 64 --frames 12 --seed 2
+  expect synth-not-empty 1 "^error: .*$work/sv.*not empty" -- "$train" synth --out "$work/sv" --clips 2 --split train --quiet
+  expect synth-bad-split 2 '^error: --split: ' -- "$train" synth --out "$work/sv2" --split training
+  pre=(pretrain --data "$work/sv" --preset hdvila-tiny --python "$python" --batch-size 4 --threads 1 --workers 1 --quiet)
+  expect pretrain-bad-lr 2 '^error: --lr: expected float > 0, got "abc"' -- "$train" "${pre[@]}" --out "$work/r" --lr abc
+  expect pretrain-bad-stage 2 '^error: --stage: ' -- "$train" "${pre[@]}" --out "$work/r" --stage finetune
+  expect pretrain-needs-out 2 '^error: --out: required' -- "$train" pretrain --data "$work/sv"
+  expect pretrain-dry-run 0 '"preset": "hdvila-tiny"' -- "$train" "${pre[@]}" --out "$work/r" --dry-run
+  printf '{"optim": {"lr": -1}}' >"$work/neg-lr.json"
+  expect pretrain-bad-config 1 '^error: optim.lr=-1 must be > 0' -- "$train" "${pre[@]}" --out "$work/r" --config "$work/neg-lr.json"
+  expect pretrain-missing-data 1 "^error: .*$work/none" -- "$train" pretrain --data "$work/none" --out "$work/r" --quiet
+  expect pretrain 0 '' -- "$train" "${pre[@]}" --out "$work/run" --steps 2 --checkpoint-every 1
+  [[ -f $work/run/model.safetensors && -f $work/run/config.json && $(wc -l <"$work/run/metrics.jsonl") -eq 1 ]] \
+    || { echo "FAIL pretrain: run folder incomplete"; failures=$((failures + 1)); }
+  expect pretrain-refuses-reuse 2 "^error: --out $work/run: the folder already holds checkpoints; pass --resume auto" -- \
+    "$train" "${pre[@]}" --out "$work/run" --steps 2
+  expect pretrain-resume-changed 1 "^error: --resume .*step-00000002.safetensors: the run's settings differ from the checkpoint's:" -- \
+    "$train" "${pre[@]}" --out "$work/run" --steps 4 --lr 0.5 --resume auto
+  expect pretrain-resume-kind 1 "checkpoint kind is \"vl-model\", expected \"vl-pretrain-state\"" -- \
+    "$train" "${pre[@]}" --out "$work/run2" --resume "$work/run/model.safetensors"
+  expect eval 0 'text->video  R@1 .*\(4 queries\)' -- \
+    "$train" eval --model "$work/run" --data "$work/sv" --python "$python" --json "$work/eval.json" --quiet
+  [[ -f $work/eval.json ]] && grep -q '"R@10"' "$work/eval.json" || { echo "FAIL eval: no JSON written"; failures=$((failures + 1)); }
+  expect eval-wrong-kind 1 "^error: $work/oracle.safetensors: checkpoint kind is \"oracle\", expected \"vl-model\"" -- \
+    "$train" eval --model "$work/oracle.safetensors" --data "$work/sv" --python "$python"
 fi
 
 echo "$passes passed, $failures failed"
