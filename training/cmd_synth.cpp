@@ -1,6 +1,8 @@
 // hdvila-train synth: writes the SynthVid dataset (training/synthvid.h, docs/synthvid.md).
 //
 //   hdvila-train synth --out DIR --clips N --seed S [--split all|train,val,test,compositional] ...
+#include <algorithm>
+#include <cstdlib>
 #include <sstream>
 
 #include <fmt/format.h>

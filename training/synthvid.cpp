@@ -49,12 +49,11 @@ uint64_t hash_name(std::string_view name) {  // FNV-1a
 class Rng {
  public:
   explicit Rng(uint64_t seed) : state_(seed) {}
+  // SplitMix64: the state advances by the golden gamma, the output is its mix.
   uint64_t next() {
-    state_ += 0x9E3779B97F4A7C15ull;
     uint64_t z = state_;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    state_ += 0x9E3779B97F4A7C15ull;
+    return mix64(z);
   }
   // Uniform in [0, 1) with 53 random bits.
   double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
@@ -240,7 +239,7 @@ std::vector<SynthScene> sample_split(std::string_view split, int64_t count, uint
   return scenes;
 }
 
-// ---- captions ----
+// Captions.
 
 namespace {
 
@@ -389,7 +388,7 @@ std::string caption(const SynthScene& scene) {
 
 std::string caption_asr(const SynthScene& scene) {
   if (scene.objects.empty()) throw core::Error("synthvid: caption_asr: the scene holds no object");
-  static const Phrases openers = {"um so", "okay so", "so", "alright so", "uh", "and here", "so yeah"};
+  static const Phrases openers = {"um so", "okay so", "so", "alright so", "uh", "and uh", "so yeah"};
   static const Phrases intros = {"you can see", "here we have", "this is", "what we got here is", "look at"};
   static const Phrases fillers = {"uh", "um", "like", "you know"};
   static const Phrases links = {"and uh there is also", "and then", "and you can also see", "plus"};
@@ -442,7 +441,7 @@ std::string caption_zh(const SynthScene& scene) {
   return text;
 }
 
-// ---- rendering ----
+// Rendering.
 
 namespace {
 
@@ -641,12 +640,19 @@ class ClipRenderer {
  public:
   ClipRenderer(const SynthScene& scene, const GarmentLibrary& garments, int size)
       : scene_(scene), size_(size), background_(3 * static_cast<size_t>(size) * size) {
+    auto in = [](int value, size_t count) { return value >= 0 && static_cast<size_t>(value) < count; };
+    if (!in(scene.background, kSynthBackgrounds.size())) {
+      throw core::Error(fmt::format("synthvid: render: background index {} out of range 0..{}", scene.background,
+                                    kSynthBackgrounds.size() - 1));
+    }
     const FashionMnist& part = scene.unseen_garments ? garments.unseen : garments.seen;
     for (const SynthObject& o : scene.objects) {
-      if (o.cls < 0 || o.cls >= static_cast<int>(kSynthClasses.size()) || o.colour < 0 ||
-          o.colour >= static_cast<int>(kSynthColours.size()) || o.texture < 0 || o.texture > 2 || o.size < 0 ||
-          o.size > 2 || o.motion < 0 || o.motion > 7) {
-        throw core::Error(fmt::format("synthvid: render: object attribute out of range ({})", attribute_tuple(scene)));
+      if (!in(o.cls, kSynthClasses.size()) || !in(o.colour, kSynthColours.size()) ||
+          !in(o.texture, kSynthTextures.size()) || !in(o.size, kSynthSizes.size()) ||
+          !in(o.motion, kSynthMotions.size())) {
+        throw core::Error(fmt::format(
+            "synthvid: render: attribute index out of range (class {}, colour {}, texture {}, size {}, motion {})",
+            o.cls, o.colour, o.texture, o.size, o.motion));
       }
       const uint8_t* image = nullptr;
       if (o.cls < kSynthGarmentClasses) {
@@ -706,7 +712,7 @@ class ClipRenderer {
       };
       double v = (at(x0, y0) * (1 - fx) + at(x0 + 1, y0) * fx) * (1 - fy) +
                  (at(x0, y0 + 1) * (1 - fx) + at(x0 + 1, y0 + 1) * fx) * fy;
-      alpha = static_cast<float>(smoothstep(0.03, 0.2, v));
+      alpha = static_cast<float>(smoothstep(0.01, 0.08, v));  // dark garment parts stay opaque
       shade = static_cast<float>(0.45 + 0.55 * v);
       return;
     }
@@ -791,7 +797,7 @@ at::Tensor render_frame(const SynthScene& scene, const GarmentLibrary& garments,
   return frame;
 }
 
-// ---- the dataset writer ----
+// The dataset writer.
 
 void SynthVidConfig::validate() const {
   auto fail = [](const std::string& what) { throw core::ConfigError("synthvid config: " + what); };
@@ -1008,28 +1014,38 @@ SynthVidSummary write_synthvid(const std::filesystem::path& out, const SynthVidC
   for (std::string_view split : kSynthSplits) {
     if (std::find(config.splits.begin(), config.splits.end(), split) != config.splits.end()) splits.emplace_back(split);
   }
-  prepare_output(out, splits, config.force);
+  // Everything that can fail on bad input (the garment files, the scene draws) before the output
+  // folder is touched.
   const GarmentLibrary garments = load_garment_library(config.fashion_mnist_dir);
-
   const auto seed = static_cast<uint64_t>(config.seed);
   std::vector<std::vector<SynthScene>> scenes;
-  std::vector<VideoJob> jobs;
-  int64_t total = 0;
   for (const std::string& split : splits) {
     scenes.push_back(sample_split(split, config.clips_in(split), seed, config.second_object_prob));
-    const std::filesystem::path split_dir = out / split;
+  }
+  prepare_output(out, splits, config.force);
+
+  std::vector<VideoJob> jobs;
+  int64_t total = 0;
+  for (size_t s = 0; s < splits.size(); ++s) {
+    const std::filesystem::path split_dir = out / splits[s];
     std::filesystem::create_directories(split_dir / "video_clips");
     if (config.whole_videos) std::filesystem::create_directories(split_dir / "videos");
-    const auto count = static_cast<int64_t>(scenes.back().size());
+    const auto count = static_cast<int64_t>(scenes[s].size());
     for (int64_t first = 0, video = 0; first < count; first += config.clips_per_video, ++video) {
-      jobs.push_back({split, video, first, std::min<int64_t>(config.clips_per_video, count - first), nullptr});
+      jobs.push_back({splits[s], video, first, std::min<int64_t>(config.clips_per_video, count - first), &scenes[s]});
     }
     total += count;
   }
-  // Pointers into `scenes` once it no longer grows.
-  for (VideoJob& job : jobs) job.scenes = &scenes[static_cast<size_t>(std::find(splits.begin(), splits.end(), job.split) - splits.begin())];
 
   const int threads = config.jobs > 0 ? config.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // The workers are the parallelism. LibTorch's intra-op threads (used by the per-frame tensor
+  // conversion in VideoWriter) would only contend with them: on a loaded 2-core machine OpenMP's
+  // spinning made one worker up to 10x slower. Restored on return.
+  struct IntraOpThreads {
+    int saved = at::get_num_threads();
+    IntraOpThreads() { at::set_num_threads(1); }
+    ~IntraOpThreads() { at::set_num_threads(saved); }
+  } intra_op_threads;
   core::log_info("synthvid: rendering {} clips ({}x{}, {} frames at {} fps) on {} thread(s) into {}", total,
                  config.size, config.size, config.frames, config.fps, threads, out.string());
   std::mutex progress_mutex;

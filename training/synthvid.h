@@ -30,7 +30,7 @@
 
 namespace hdv::train {
 
-// ---- attribute vocabularies: the exact words of labels, captions and the manifest ----------------
+// Attribute vocabularies: the exact words of labels, captions and the manifest.
 
 // Classes 0..9 are the Fashion-MNIST labels (garments), 10..13 geometric shapes.
 inline constexpr std::array<std::string_view, 14> kSynthClasses = {
@@ -74,10 +74,10 @@ inline constexpr std::array<int, 14> kCompositionalHoldoutColour = {
 };
 inline bool is_compositional_holdout(int cls, int colour) { return kCompositionalHoldoutColour[cls] == colour; }
 
-// Index of `name` in the split list; throws core::Error naming the split otherwise.
+// Position of `split` in kSynthSplits; throws core::Error naming the split when it is not one.
 int split_index(std::string_view split);
 
-// ---- scenes ---------------------------------------------------------------------------------------
+// Scenes.
 
 // One object of a clip. The first five fields are its labels (indices into the vocabularies); the
 // rest are rendering draws that no caption mentions.
@@ -125,7 +125,7 @@ std::vector<SynthScene> sample_split(std::string_view split, int64_t count, uint
 // "beach|t-shirt red striped large left|circle blue plain small still".
 std::string attribute_tuple(const SynthScene& scene);
 
-// ---- captions -------------------------------------------------------------------------------------
+// Captions.
 
 // The phrases captions use for attribute `value` of `attribute` ("class", "colour", "texture",
 // "size", "motion", "background"); every caption contains one of them for each attribute of each
@@ -141,7 +141,7 @@ std::string caption_asr(const SynthScene& scene);
 // A Chinese caption from a fixed phrase table, e.g. "在海滩上，一件大的带条纹的红色T恤正在向左移动。"
 std::string caption_zh(const SynthScene& scene);
 
-// ---- rendering ------------------------------------------------------------------------------------
+// Rendering.
 
 // The garment images: Fashion-MNIST train (train, val) and t10k (test, compositional).
 struct GarmentLibrary {
@@ -154,7 +154,7 @@ GarmentLibrary load_garment_library(const std::filesystem::path& fashion_mnist_d
 // Objects move linearly from the first frame to the last.
 at::Tensor render_frame(const SynthScene& scene, const GarmentLibrary& garments, int t, int frames, int size);
 
-// ---- the dataset writer ---------------------------------------------------------------------------
+// The dataset writer.
 
 struct SynthVidConfig {
   int64_t seed = 0;                        // every split's scenes derive from (seed, split name)
