@@ -6,6 +6,7 @@
 #   lost-peer        SIGKILL one of 2 ranks: the other exits 1 naming the lost rank, within the timeout
 #   resume           SIGKILL a run mid-way, resume it: every per-step loss equals the uninterrupted
 #                    run's, and no checkpoint is ever half-written
+#   mlm              stage 2 trains only the cross-modal layers and heads (stage-1 weights frozen)
 #   skips            missing and corrupt videos are skipped and counted; past --max-skip-rate the
 #                    run stops with a clear error
 # usage: test_pretrain.sh CASE BIN_DIR PYTHON DATA_DIR
@@ -133,6 +134,33 @@ resume)
   "$bin/hdvila-train" pretrain "${args[@]}" --out "$work/killed" --resume auto || fail "resume failed"
   [[ $(wc -l <"$work/straight/metrics.jsonl") -eq 40 ]] || fail "uninterrupted run logged $(wc -l <"$work/straight/metrics.jsonl") steps, expected 40"
   same_losses "$work/straight/metrics.jsonl" "$work/killed/metrics.jsonl" || fail "losses after resume differ"
+  ;;
+
+mlm)
+  # Stage 2 from a stage-1 model: only the cross-modal layers, visual embeddings and heads move.
+  "$bin/hdvila-train" pretrain "${common[@]}" --steps 2 --batch-size 4 --out "$work/stage1" || fail "stage 1 failed"
+  "$bin/hdvila-train" pretrain "${common[@]}" --stage mlm --vtm --init "$work/stage1/model.safetensors" --steps 3 \
+    --batch-size 4 --lr 1e-3 --out "$work/stage2" || fail "stage 2 failed"
+  "$python" - "$work/stage1/model.safetensors" "$work/stage2/model.safetensors" <<'EOF' || fail "stage 2 froze the wrong weights"
+import json, re, sys
+from safetensors.numpy import load_file
+one, two = load_file(sys.argv[1]), load_file(sys.argv[2])
+text_layers = 2  # hdvila-tiny: layers 0-1 text, layer 2 cross-modal
+def cross_modal(name):
+    m = re.match(r"bert\.encoder\.layer\.(\d+)\.", name)
+    return (m and int(m.group(1)) >= text_layers) or name.startswith(("visual_embeddings.", "mlm.", "vtm."))
+frozen_moved = [k for k in one if not cross_modal(k) and not (one[k] == two[k]).all()]
+trained = [k for k in one if cross_modal(k) and k in two and not (one[k] == two[k]).all()]
+assert "vtm.weight" in two, "no video-text matching head"
+print(f"stage 2: {len(trained)} cross-modal tensors changed, {len(frozen_moved)} stage-1 tensors changed")
+sys.exit(0 if not frozen_moved and len(trained) > 10 else 1)
+EOF
+  "$python" - "$work/stage2/metrics.jsonl" <<'EOF' || fail "stage 2 losses are not finite and positive"
+import json, math, sys
+losses = [json.loads(line)["loss"] for line in open(sys.argv[1])]
+print("stage 2 losses:", losses)
+sys.exit(0 if len(losses) == 3 and all(math.isfinite(x) and x > 0 for x in losses) else 1)
+EOF
   ;;
 
 skips)
