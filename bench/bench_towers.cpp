@@ -29,6 +29,7 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "core/safetensors.h"
+#include "bench/bench_inputs.h"
 #include "models/presets.h"
 #include "models/vl_model.h"
 
@@ -36,8 +37,6 @@ namespace {
 
 using namespace hdv;
 
-constexpr int64_t kSegments = 2;    // segments per clip
-constexpr int64_t kRealTokens = 20;  // tokens of the caption, [CLS] and [SEP] included
 
 struct Options {
   std::string preset = "hdvila-small";
@@ -52,41 +51,8 @@ struct Options {
   std::string outputs;
 };
 
-struct TowerInputs {
-  at::Tensor input_ids;       // [B, L] int64
-  at::Tensor attention_mask;  // [B, L] int64, 1 for the first kRealTokens positions
-  at::Tensor keyframes;       // [B, S, 3, H, W] in [-1, 1]
-  at::Tensor neighbours;      // [B, S, T-1, 3, H/4, W/4] in [-1, 1]
-};
 
-TowerInputs make_inputs(const models::VLConfig& config, int64_t batch) {
-  const int64_t length = config.max_text_len, real = std::min(kRealTokens, length);
-  TowerInputs in;
-  in.input_ids = torch::zeros({batch, length}, torch::kLong);  // [PAD] = 0
-  in.input_ids.narrow(1, 0, real).copy_(torch::randint(1000, config.text.vocab_size, {batch, real}, torch::kLong));
-  in.input_ids.select(1, 0).fill_(101);         // [CLS]
-  in.input_ids.select(1, real - 1).fill_(102);  // [SEP]
-  in.attention_mask = torch::zeros({batch, length}, torch::kLong);
-  in.attention_mask.narrow(1, 0, real).fill_(1);
-  // hdvila-small's grid (2 x 2 tokens) from a 128 x 128 keyframe: C5 4 x 4, max-pooled.
-  const int64_t height = 64 * config.video.grid_height, width = 64 * config.video.grid_width;
-  in.keyframes = torch::rand({batch, kSegments, 3, height, width}) * 2 - 1;
-  in.neighbours = torch::rand({batch, kSegments, config.video.frames - 1, 3, height / 4, width / 4}) * 2 - 1;
-  return in;
-}
 
-// The preset's initialisation leaves some tensors at constants (temporal_fc of every block but the
-// first and time_embed at zero, norms at 1/0, BatchNorm statistics at 0/1), which would let a wrong
-// use of them pass the equivalence check. Noise on everything makes every tensor count.
-void perturb(models::VLModelImpl& model) {
-  torch::NoGradGuard no_grad;
-  for (auto& p : model.parameters()) p.add_(torch::randn_like(p), 0.02);
-  for (const auto& item : model.named_buffers()) {
-    at::Tensor b = item.value();
-    if (item.key().find("running_mean") != std::string::npos) b.add_(torch::randn_like(b), 0.1);
-    if (item.key().find("running_var") != std::string::npos) b.mul_(torch::rand_like(b) + 0.5);
-  }
-}
 
 double median_of(std::vector<double> values) {
   std::sort(values.begin(), values.end());
@@ -117,7 +83,7 @@ void run(const Options& options) {
   torch::manual_seed(static_cast<uint64_t>(options.seed));
   models::VLConfig config = models::vl_preset(options.preset);
   models::VLModel model(config);
-  perturb(*model);
+  bench::perturb(*model);
   model->eval();
   std::printf("cpp    %s, %d thread(s), batches %s, %d warm-up + %d timed runs, InferenceMode, seed %lld\n",
               options.preset.c_str(), threads, fmt::format("{}", fmt::join(options.batches, ",")).c_str(),
@@ -134,7 +100,7 @@ void run(const Options& options) {
   c10::InferenceMode inference;
   core::NamedTensors inputs, outputs;
   for (int64_t batch : options.batches) {
-    TowerInputs in = make_inputs(config, batch);
+    bench::ModelInputs in = bench::make_inputs(config, batch);
     const std::string b = fmt::format("b{}", batch);
     if (options.tower != "video") {
       auto forward = [&] { return model->encode_text(in.input_ids, in.attention_mask); };

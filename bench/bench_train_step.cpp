@@ -47,6 +47,7 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "core/safetensors.h"
+#include "bench/bench_inputs.h"
 #include "models/presets.h"
 #include "models/vl_model.h"
 #include "training/objectives.h"
@@ -58,8 +59,6 @@ using namespace hdv;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kPreset = "hdvila-small";  // the Python side is written for this one
-constexpr int64_t kSegments = 2;                 // segments per clip
-constexpr int64_t kRealTokens = 20;              // tokens of the caption, [CLS] and [SEP] included
 constexpr double kTemperature = 0.05;            // τ of the InfoNCE loss (HD-VILA)
 
 // Parameters whose gradient norm and update norm --outputs records (one per kind of layer).
@@ -89,39 +88,8 @@ struct Options {
   std::string outputs;
 };
 
-struct StepInputs {
-  at::Tensor input_ids;       // [B, L] int64
-  at::Tensor attention_mask;  // [B, L] int64, 1 for the first kRealTokens positions
-  at::Tensor keyframes;       // [B, S, 3, H, W] in [-1, 1]
-  at::Tensor neighbours;      // [B, S, T-1, 3, H/4, W/4] in [-1, 1]
-};
 
-StepInputs make_inputs(const models::VLConfig& config, int64_t batch) {
-  const int64_t length = config.max_text_len, real = std::min(kRealTokens, length);
-  StepInputs in;
-  in.input_ids = torch::zeros({batch, length}, torch::kLong);  // [PAD] = 0
-  in.input_ids.narrow(1, 0, real).copy_(torch::randint(1000, config.text.vocab_size, {batch, real}, torch::kLong));
-  in.input_ids.select(1, 0).fill_(101);         // [CLS]
-  in.input_ids.select(1, real - 1).fill_(102);  // [SEP]
-  in.attention_mask = torch::zeros({batch, length}, torch::kLong);
-  in.attention_mask.narrow(1, 0, real).fill_(1);
-  const int64_t height = 64 * config.video.grid_height, width = 64 * config.video.grid_width;
-  in.keyframes = torch::rand({batch, kSegments, 3, height, width}) * 2 - 1;
-  in.neighbours = torch::rand({batch, kSegments, config.video.frames - 1, 3, height / 4, width / 4}) * 2 - 1;
-  return in;
-}
 
-// Noise on every tensor, so that constant-initialised ones (zero temporal_fc, time_embed, norms,
-// BatchNorm statistics) count in the equivalence check (as bench_towers.cpp).
-void perturb(models::VLModelImpl& model) {
-  torch::NoGradGuard no_grad;
-  for (auto& p : model.parameters()) p.add_(torch::randn_like(p), 0.02);
-  for (const auto& item : model.named_buffers()) {
-    at::Tensor b = item.value();
-    if (item.key().find("running_mean") != std::string::npos) b.add_(torch::randn_like(b), 0.1);
-    if (item.key().find("running_var") != std::string::npos) b.mul_(torch::rand_like(b) + 0.5);
-  }
-}
 
 // Stage 1 trains everything but the cross-modal layers, the visual embeddings and the heads
 // (training/trainer.cpp, is_cross_modal).
@@ -143,7 +111,7 @@ Trainee make_trainee(const models::VLConfig& config, int64_t seed, int64_t total
   torch::manual_seed(static_cast<uint64_t>(seed));
   Trainee t;
   t.model = models::VLModel(config);
-  perturb(*t.model);
+  bench::perturb(*t.model);
   t.model->train();
   for (auto& item : t.model->named_parameters()) {
     const bool train = !is_cross_modal(item.key(), config.text_layers);
@@ -174,7 +142,7 @@ using StepRecord = std::vector<std::pair<std::string, double>>;
 // One training step; `record` (when given) receives the loss, the gradient norms before clipping
 // and, after the step, the norms of the traced parameters' AdamW moments and updates and of the
 // decay-only update.
-PhaseTimes train_step(Trainee& t, const StepInputs& in, const at::Tensor& log_scale, int64_t step,
+PhaseTimes train_step(Trainee& t, const bench::ModelInputs& in, const at::Tensor& log_scale, int64_t step,
                       StepRecord* record) {
   PhaseTimes times;
   auto start = Clock::now();
@@ -268,7 +236,7 @@ void run(const Options& options) {
       count += p.numel();
       decayed += train::decays(name, p) ? p.numel() : 0;
     }
-    StepInputs in = make_inputs(config, batch);
+    bench::ModelInputs in = bench::make_inputs(config, batch);
     const std::string b = fmt::format("b{}", batch);
     int64_t step = 0;
     if (!options.outputs.empty()) {  // the first step from the saved weights, before any warm-up
