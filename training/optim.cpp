@@ -49,33 +49,46 @@ bool decays(const std::string& /*name*/, const at::Tensor& parameter) {
 
 bool is_video_parameter(const std::string& name) { return name.rfind("video.", 0) == 0; }
 
+// One AdamW state per parameter; updates go through ATen's fused AdamW kernel (one vectorised
+// pass per group over every tensor, the kernel behind torch.optim.AdamW(fused=True)), the same
+// algorithm as torch::optim::AdamW.
+struct ParamState {
+  at::Tensor exp_avg, exp_avg_sq;
+  at::Tensor step;  // float scalar, as the fused kernel expects
+};
+
+struct Group {
+  std::vector<size_t> members;  // indices into parameters_
+  double peak_lr = 0;
+  double weight_decay = 0;
+};
+
 struct Optimizer::Impl {
-  std::unique_ptr<torch::optim::AdamW> adamw;
-  std::vector<double> peak_lr;  // per group
+  std::vector<Group> groups;
+  std::vector<ParamState> states;  // per parameter, undefined until its first update
 };
 
 Optimizer::Optimizer(std::vector<std::pair<std::string, at::Tensor>> parameters, const OptimConfig& config,
                      int64_t total_steps)
     : impl_(std::make_unique<Impl>()), parameters_(std::move(parameters)), config_(config), total_steps_(total_steps) {
   config_.validate();
+  if (parameters_.empty()) throw core::Error("optimiser: no trainable parameters");
   const double video_lr = config_.video_lr > 0 ? config_.video_lr : config_.lr;
-  // Groups: (decay?, video?) -> four at most; empty ones are left out.
-  std::vector<torch::optim::OptimizerParamGroup> groups;
+  // Groups: (video?, decay?) -> four at most; empty ones are left out.
   for (bool video : {false, true}) {
     for (bool decay : {true, false}) {
-      std::vector<at::Tensor> members;
-      for (const auto& [name, p] : parameters_) {
-        if (is_video_parameter(name) == video && decays(name, p) == decay) members.push_back(p);
+      Group group;
+      for (size_t i = 0; i < parameters_.size(); ++i) {
+        const auto& [name, p] = parameters_[i];
+        if (is_video_parameter(name) == video && decays(name, p) == decay) group.members.push_back(i);
       }
-      if (members.empty()) continue;
-      auto options = std::make_unique<torch::optim::AdamWOptions>(video ? video_lr : config_.lr);
-      options->betas({config_.beta1, config_.beta2}).eps(config_.eps).weight_decay(decay ? config_.weight_decay : 0.0);
-      groups.emplace_back(std::move(members), std::move(options));
-      impl_->peak_lr.push_back(video ? video_lr : config_.lr);
+      if (group.members.empty()) continue;
+      group.peak_lr = video ? video_lr : config_.lr;
+      group.weight_decay = decay ? config_.weight_decay : 0.0;
+      impl_->groups.push_back(std::move(group));
     }
   }
-  if (groups.empty()) throw core::Error("optimiser: no trainable parameters");
-  impl_->adamw = std::make_unique<torch::optim::AdamW>(std::move(groups), torch::optim::AdamWOptions(config_.lr));
+  impl_->states.resize(parameters_.size());
 }
 
 Optimizer::~Optimizer() = default;
@@ -85,13 +98,37 @@ double Optimizer::lr_at(int64_t step) const {
 }
 
 void Optimizer::step(int64_t step) {
+  torch::NoGradGuard no_grad;
   const double factor = lr_multiplier(step, total_steps_, config_.warmup, config_.schedule);
-  auto& groups = impl_->adamw->param_groups();
-  for (size_t g = 0; g < groups.size(); ++g) groups[g].options().set_lr(impl_->peak_lr[g] * factor);
-  impl_->adamw->step();
+  for (const Group& group : impl_->groups) {
+    std::vector<at::Tensor> params, grads, exp_avgs, exp_avg_sqs, steps;
+    for (size_t i : group.members) {
+      const at::Tensor& p = parameters_[i].second;
+      if (!p.grad().defined()) continue;  // untouched this step: no update, as torch.optim
+      ParamState& state = impl_->states[i];
+      if (!state.step.defined()) {
+        state.exp_avg = torch::zeros_like(p, at::MemoryFormat::Preserve);
+        state.exp_avg_sq = torch::zeros_like(p, at::MemoryFormat::Preserve);
+        state.step = torch::zeros({}, p.options().dtype(torch::kFloat32));
+      }
+      params.push_back(p);
+      grads.push_back(p.grad());
+      exp_avgs.push_back(state.exp_avg);
+      exp_avg_sqs.push_back(state.exp_avg_sq);
+      steps.push_back(state.step);
+    }
+    if (params.empty()) continue;
+    // The kernel reads the step count after the caller has advanced it (as torch.optim does).
+    for (at::Tensor& s : steps) s.add_(1);
+    at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, /*max_exp_avg_sqs=*/{}, steps, group.peak_lr * factor,
+                      config_.beta1, config_.beta2, group.weight_decay, config_.eps, /*amsgrad=*/false,
+                      /*maximize=*/false);
+  }
 }
 
-void Optimizer::zero_grad() { impl_->adamw->zero_grad(/*set_to_none=*/true); }
+void Optimizer::zero_grad() {
+  for (auto& [name, p] : parameters_) p.mutable_grad() = at::Tensor();
+}
 
 double Optimizer::clip_gradients() {
   std::vector<at::Tensor> params;
@@ -102,14 +139,13 @@ double Optimizer::clip_gradients() {
 
 core::NamedTensors Optimizer::state() const {
   core::NamedTensors out;
-  auto& states = impl_->adamw->state();
-  for (const auto& [name, p] : parameters_) {
-    auto it = states.find(p.unsafeGetTensorImpl());
-    if (it == states.end()) continue;
-    auto& s = static_cast<torch::optim::AdamWParamState&>(*it->second);
-    out.emplace_back("optim." + name + ".exp_avg", s.exp_avg());
-    out.emplace_back("optim." + name + ".exp_avg_sq", s.exp_avg_sq());
-    out.emplace_back("optim." + name + ".step", torch::tensor(s.step(), torch::kInt64));
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    const ParamState& s = impl_->states[i];
+    if (!s.step.defined()) continue;
+    const std::string& name = parameters_[i].first;
+    out.emplace_back("optim." + name + ".exp_avg", s.exp_avg);
+    out.emplace_back("optim." + name + ".exp_avg_sq", s.exp_avg_sq);
+    out.emplace_back("optim." + name + ".step", torch::tensor(static_cast<int64_t>(s.step.item<float>()), torch::kInt64));
   }
   return out;
 }
@@ -119,8 +155,8 @@ void Optimizer::restore(const core::SafetensorsFile& file) {
   int64_t present = 0;
   for (const auto& [name, p] : parameters_) present += file.contains("optim." + name + ".step");
   if (present == 0) return;  // saved before the first step: a fresh optimiser is the same state
-  auto& states = impl_->adamw->state();
-  for (const auto& [name, p] : parameters_) {
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    const auto& [name, p] = parameters_[i];
     const std::string prefix = "optim." + name;
     if (!file.contains(prefix + ".step")) {
       problems.push_back(fmt::format("missing {}.*", prefix));
@@ -132,11 +168,11 @@ void Optimizer::restore(const core::SafetensorsFile& file) {
                                      core::shape_text(p.sizes())));
       continue;
     }
-    auto state = std::make_unique<torch::optim::AdamWParamState>();
-    state->step(file.tensor(prefix + ".step").item<int64_t>());
-    state->exp_avg(avg.to(p.options()).clone());
-    state->exp_avg_sq(avg_sq.to(p.options()).clone());
-    states[p.unsafeGetTensorImpl()] = std::move(state);
+    ParamState& state = impl_->states[i];
+    state.exp_avg = avg.to(p.options()).clone();
+    state.exp_avg_sq = avg_sq.to(p.options()).clone();
+    state.step = torch::full({}, double(file.tensor(prefix + ".step").item<int64_t>()),
+                             p.options().dtype(torch::kFloat32));
   }
   if (!problems.empty()) {
     std::string list;
