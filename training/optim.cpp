@@ -73,6 +73,7 @@ Optimizer::Optimizer(std::vector<std::pair<std::string, at::Tensor>> parameters,
     : impl_(std::make_unique<Impl>()), parameters_(std::move(parameters)), config_(config), total_steps_(total_steps) {
   config_.validate();
   if (parameters_.empty()) throw core::Error("optimiser: no trainable parameters");
+  for (const auto& [name, p] : parameters_) tensors_.push_back(p);
   const double video_lr = config_.video_lr > 0 ? config_.video_lr : config_.lr;
   // Groups: (video?, decay?) -> four at most; empty ones are left out.
   for (bool video : {false, true}) {
@@ -131,10 +132,8 @@ void Optimizer::zero_grad() {
 }
 
 double Optimizer::clip_gradients() {
-  std::vector<at::Tensor> params;
-  for (const auto& [name, p] : parameters_) params.push_back(p);
-  if (config_.grad_clip > 0) return torch::nn::utils::clip_grad_norm_(params, config_.grad_clip);
-  return torch::nn::utils::clip_grad_norm_(params, std::numeric_limits<double>::infinity());
+  const double limit = config_.grad_clip > 0 ? config_.grad_clip : std::numeric_limits<double>::infinity();
+  return torch::nn::utils::clip_grad_norm_(tensors_, limit);
 }
 
 core::NamedTensors Optimizer::state() const {

@@ -80,11 +80,14 @@ class Optimizer {
   void restore(const core::SafetensorsFile& file);
 
   const std::vector<std::pair<std::string, at::Tensor>>& parameters() const { return parameters_; }
+  // The same parameters without their names.
+  const std::vector<at::Tensor>& tensors() const { return tensors_; }
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::vector<std::pair<std::string, at::Tensor>> parameters_;
+  std::vector<at::Tensor> tensors_;
   OptimConfig config_;
   int64_t total_steps_;
 };

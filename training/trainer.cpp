@@ -303,11 +303,7 @@ void Trainer::setup_model() {
   if (stage1 && config_.contrastive.mode == "cmcl") {
     key_model_ = models::VLModel(vl_config_);
     key_model_->to(device_);
-    torch::NoGradGuard no_grad;
-    auto keys = key_model_->parameters(), queries = model_->parameters();
-    for (size_t i = 0; i < keys.size(); ++i) keys[i].copy_(queries[i]);
-    auto key_buffers = key_model_->buffers(), query_buffers = model_->buffers();
-    for (size_t i = 0; i < key_buffers.size(); ++i) key_buffers[i].copy_(query_buffers[i]);
+    momentum_update(*key_model_, *model_, 0.0);  // the key encoders start as copies
     for (auto& p : key_model_->parameters()) p.set_requires_grad(false);
     video_queue_ = FeatureQueue(config_.contrastive.queue_size, vl_config_.embed_dim);
     text_queue_ = FeatureQueue(config_.contrastive.queue_size, vl_config_.embed_dim);
@@ -474,9 +470,7 @@ double Trainer::train_step(int64_t step) {
   }
   loss /= double(config_.optim.accumulation);
 
-  std::vector<at::Tensor> params;
-  for (auto& [name, p] : trainable_) params.push_back(p);
-  dist_->all_reduce_gradients(params);
+  dist_->all_reduce_gradients(optimizer_->tensors());
   // The logit scale is replicated and its loss computed in full on every rank: the sum over
   // ranks counts its gradient world-size times.
   if (log_scale_.defined() && log_scale_.requires_grad() && log_scale_.grad().defined()) {
