@@ -1,0 +1,51 @@
+// Still-image training data for the generator and the attribute oracle: an image folder,
+// SynthVid keyframes (with their attribute labels) or Fashion-MNIST, decoded once into memory.
+//
+// SynthVid: DIR/<split>/labels.jsonl names every clip; the clip's frames are decoded from
+// DIR/<split>/video_clips/<video_id>/<clip_id> (frames_per_clip frames spread evenly over the
+// clip, the middle one when 1) and resized to `resolution` when the video's size differs
+// (write SynthVid with `synth --size 128` to keep the 4-pixel textures exact).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/progress.h"
+
+namespace hdv::train {
+
+struct ImageSourceOptions {
+  std::string kind = "auto";     // "folder", "synthvid", "fashion-mnist" or "auto" (from the path)
+  std::filesystem::path path;    // image folder, SynthVid root, or the Fashion-MNIST IDX folder
+  std::string split = "train";   // SynthVid split; Fashion-MNIST: "train" (60k) or "test" (10k)
+  int64_t resolution = 128;      // images are resized (area) to resolution × resolution
+  int64_t frames_per_clip = 1;   // SynthVid: frames taken from each clip
+  int64_t limit = 0;             // keep at most this many images (0 = all)
+  int64_t jobs = 0;              // decoding threads (0 = hardware threads)
+};
+
+struct LabelledImages {
+  at::Tensor pixels;               // uint8 [N, 3, R, R]
+  std::vector<core::Json> labels;  // per image: SynthVid labels line of its clip ({} elsewhere;
+                                   // Fashion-MNIST: {"objects":[{"class": name}]})
+  std::vector<std::string> sources;  // per image: "path" or "path#frame"
+  int64_t skipped = 0;             // unreadable files / clips skipped (each logged)
+
+  int64_t size() const { return pixels.defined() ? pixels.size(0) : 0; }
+};
+
+// Reads every image of the source. Throws core::IoError / FormatError naming the path when the
+// source itself is missing or malformed (a malformed labels line names file:line), and
+// core::Error when more than 1% of the images cannot be decoded.
+LabelledImages load_images(const ImageSourceOptions& options, const core::ProgressCallback& progress = {});
+
+// float [B, 3, R, R] in [-1, 1] of the images at `indices`; hflip mirrors each with probability
+// 0.5 using `generator`-free torch RNG (the global seed).
+at::Tensor image_batch(const LabelledImages& images, const std::vector<int64_t>& indices, bool hflip = false);
+
+}  // namespace hdv::train
