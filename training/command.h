@@ -35,5 +35,7 @@ void add_synth_command(CLI::App& app, core::CommonOptions& common, Commands& com
 void add_directions_command(CLI::App& app, core::CommonOptions& common, Commands& commands);
 // pretrain, eval
 void add_pretrain_commands(CLI::App& app, core::CommonOptions& common, Commands& commands);
+// oracle (the attribute oracle, trained on SynthVid keyframes)
+void add_oracle_command(CLI::App& app, core::CommonOptions& common, Commands& commands);
 
 }  // namespace hdv::train
