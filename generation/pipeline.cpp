@@ -36,7 +36,7 @@ struct Pipeline::State {
 
 namespace {
 
-bool exists(const fs::path& path) {
+bool file_exists(const fs::path& path) {
   std::error_code ec;
   return fs::exists(path, ec);
 }
@@ -71,7 +71,7 @@ Pipeline::Pipeline(const PipelineOptions& options) : state_(std::make_unique<Sta
   State& s = *state_;
   s.device = options.device;
   s.generator_path = options.generator.empty() ? core::default_model_path("generator.safetensors") : options.generator;
-  if (options.generator.empty() && !exists(s.generator_path)) {
+  if (options.generator.empty() && !file_exists(s.generator_path)) {
     throw core::IoError(fmt::format("{}: the bundled default generator is not there; pass --generator PATH",
                                     s.generator_path.string()));
   }
@@ -81,7 +81,7 @@ Pipeline::Pipeline(const PipelineOptions& options) : state_(std::make_unique<Sta
                  s.generator->config().resolution);
 
   s.vl_model_path = options.vl_model.empty() ? core::default_model_path("vl-model.safetensors") : options.vl_model;
-  if (exists(s.vl_model_path) || !options.vl_model.empty()) {
+  if (file_exists(s.vl_model_path) || !options.vl_model.empty()) {
     models::VLModel model = models::load_vl_model(s.vl_model_path);
     const fs::path vocab = options.vocab.empty() ? vocab_for_model(s.vl_model_path, options.python) : options.vocab;
     models::Tokenizer tokenizer(vocab);
@@ -93,7 +93,7 @@ Pipeline::Pipeline(const PipelineOptions& options) : state_(std::make_unique<Sta
   }
 
   s.directions_path = options.directions.empty() ? s.generator_path.parent_path() / "directions.safetensors" : options.directions;
-  if (exists(s.directions_path) || !options.directions.empty()) {
+  if (file_exists(s.directions_path) || !options.directions.empty()) {
     DirectionTable table = load_directions(s.directions_path, *s.generator);
     if (!table.complete(s.generator->style_layers().size())) {
       throw core::FormatError(fmt::format("{}: the direction table is partial ({} of {} layers); finish it with "
@@ -109,7 +109,7 @@ Pipeline::Pipeline(const PipelineOptions& options) : state_(std::make_unique<Sta
   }
 
   s.oracle_path = options.oracle.empty() ? core::default_model_path("oracle.safetensors") : options.oracle;
-  if (exists(s.oracle_path) || !options.oracle.empty()) {
+  if (file_exists(s.oracle_path) || !options.oracle.empty()) {
     s.oracle = load_oracle(s.oracle_path);
     s.oracle->to(s.device);
   }
