@@ -11,7 +11,6 @@
 #include "core/checkpoint.h"
 #include "core/error.h"
 #include "core/shape_text.h"
-#include "models/vl_checkpoint.h"
 
 namespace hdv::gen {
 namespace fs = std::filesystem;
@@ -24,6 +23,12 @@ core::NamedTensors oracle_tensors(torch::nn::Module& module) {
   for (auto& item : module.named_parameters(/*recurse=*/true)) tensors.emplace_back(item.key(), item.value().detach());
   for (auto& item : module.named_buffers(/*recurse=*/true)) tensors.emplace_back(item.key(), item.value().detach());
   return tensors;
+}
+
+core::ExpectedShapes expected_shapes(const core::NamedTensors& tensors) {
+  core::ExpectedShapes shapes;
+  for (const auto& [name, tensor] : tensors) shapes.emplace_back(name, tensor.sizes().vec());
+  return shapes;
 }
 
 }  // namespace
@@ -97,7 +102,7 @@ std::map<std::string, at::Tensor> AttributeOracleImpl::forward(const at::Tensor&
   at::Tensor pooled = features->forward(x).mean({2, 3});
   std::map<std::string, at::Tensor> logits;
   for (const auto& item : heads->items()) {
-    logits[item.key()] = item.value()->as<torch::nn::Linear>()->forward(pooled);  // [B, values]
+    logits[item.first] = item.second->as<torch::nn::Linear>()->forward(pooled);  // [B, values]
   }
   return logits;
 }
@@ -137,9 +142,9 @@ AttributeOracle load_oracle(const fs::path& path) {
     throw core::ConfigError(fmt::format("{}: {}", source, e.what()));
   }
   AttributeOracle oracle(config);
-  checkpoint.check_tensors(models::expected_shapes(*oracle));
-  // Shapes agree; a tensor whose kind (floating vs integer) differs is still the wrong file.
   const core::NamedTensors state = oracle_tensors(*oracle);
+  checkpoint.check_tensors(expected_shapes(state));
+  // Shapes agree; a tensor whose kind (floating vs integer) differs is still the wrong file.
   std::vector<std::string> problems;
   for (const auto& [name, tensor] : state) {
     const core::TensorEntry& entry = checkpoint.file().entry(name);

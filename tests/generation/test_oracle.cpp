@@ -52,7 +52,7 @@ TEST(Oracle, PredictNamesTheMostProbableValueWithItsProbability) {
   {
     torch::NoGradGuard no_grad;
     for (const auto& item : oracle->heads->items()) {
-      auto linear = item.value()->as<torch::nn::Linear>();
+      auto* linear = item.second->as<torch::nn::Linear>();
       linear->weight.zero_();
       linear->bias.zero_();
     }
