@@ -131,12 +131,17 @@ SRResult super_resolve(GeneratorImpl& generator, VLGuide* guide, const at::Tenso
     candidate.score = fidelity(image, &similarity).item<double>();
     candidate.lr_mse = (downscale(image, scale) - low).square().mean().item<double>();
     candidate.text_similarity = similarity.defined() ? similarity.item<double>() : 0.0;
+    image = image.clamp(-1, 1);
     if (config.consistency) {
-      // Back-projection: add the missing low frequencies, nearest-up so that area-down is exact.
-      at::Tensor residual = low - downscale(image, scale);
-      image = image + residual.repeat_interleave(scale, 2).repeat_interleave(scale, 3);
+      // Back-projection onto {x : down(x) = LR} (nearest-up residual, exact for area-down),
+      // alternated with the pixel range [-1, 1] until both hold (projections onto convex sets).
+      for (int iteration = 0; iteration < 50; ++iteration) {
+        at::Tensor residual = low - downscale(image, scale);
+        if (residual.abs().max().item<double>() < 1e-6) break;
+        image = (image + residual.repeat_interleave(scale, 2).repeat_interleave(scale, 3)).clamp(-1, 1);
+      }
     }
-    candidate.image = image.clamp(-1, 1);
+    candidate.image = image;
     result.candidates.push_back(std::move(candidate));
   }
   std::sort(result.candidates.begin(), result.candidates.end(),

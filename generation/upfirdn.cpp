@@ -42,7 +42,7 @@ at::Tensor upfirdn2d(const at::Tensor& x, const at::Tensor& kernel, int64_t up, 
   // Depthwise convolution with the flipped kernel = true convolution.
   at::Tensor f = (kernel * gain).to(y.scalar_type()).to(y.device()).flip({0, 1});
   f = f.reshape({1, 1, f.size(0), f.size(1)}).repeat({c, 1, 1, 1});
-  y = torch::conv2d(y, f, at::Tensor(), 1, 0, 1, c);
+  y = torch::nn::functional::conv2d(y, f, torch::nn::functional::Conv2dFuncOptions().groups(c));
   if (down > 1) y = y.slice(2, 0, c10::nullopt, down).slice(3, 0, c10::nullopt, down);
   return y;
 }

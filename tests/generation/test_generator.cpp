@@ -207,10 +207,10 @@ TEST(Upfirdn, ZeroInsertionAndFilterValues) {
   // up=2 with a 1-tap kernel inserts zeros.
   const at::Tensor x = torch::tensor({1.0f, 2.0f, 3.0f, 4.0f}).reshape({1, 1, 2, 2});
   const at::Tensor stuffed = upfirdn2d(x, torch::ones({1, 1}), 2, 1, 0, 0);
-  const at::Tensor expected = torch::tensor({1.0f, 0, 2, 0, 0, 0, 0, 0, 3, 0, 4, 0, 0, 0, 0, 0}).reshape({1, 1, 4, 4});
+  const at::Tensor expected = torch::tensor({1.0f, 0.f, 2.f, 0.f, 0.f, 0.f, 0.f, 0.f, 3.f, 0.f, 4.f, 0.f, 0.f, 0.f, 0.f, 0.f}).reshape({1, 1, 4, 4});
   EXPECT_TRUE(torch::equal(stuffed, expected));
   // The kernel is applied as a convolution (flipped): an impulse reproduces the kernel.
-  const at::Tensor impulse = torch::zeros({1, 1, 3, 3});
+  at::Tensor impulse = torch::zeros({1, 1, 3, 3});
   impulse.index_put_({0, 0, 1, 1}, 1.0f);
   const at::Tensor kernel = torch::tensor({1.0f, 2.0f, 3.0f, 4.0f}).reshape({2, 2});
   const at::Tensor out = upfirdn2d(impulse, kernel, 1, 1, 1, 0);
@@ -218,7 +218,7 @@ TEST(Upfirdn, ZeroInsertionAndFilterValues) {
   // Down-sampling keeps every second pixel.
   const at::Tensor ramp = torch::arange(16.0f).reshape({1, 1, 4, 4});
   EXPECT_TRUE(torch::equal(upfirdn2d(ramp, torch::ones({1, 1}), 1, 2, 0, 0),
-                           torch::tensor({0.0f, 2, 8, 10}).reshape({1, 1, 2, 2})));
+                           torch::tensor({0.0f, 2.0f, 8.0f, 10.0f}).reshape({1, 1, 2, 2})));
 }
 
 TEST(Upfirdn, ResamplingKeepsConstantsAndSizes) {

@@ -100,7 +100,7 @@ TEST(GlobalDirections, ComputesUnitRowsSkipsToRGBAndResumes) {
   const auto& layers = generator->style_layers();
   ASSERT_EQ(partials.size(), layers.size());
   EXPECT_TRUE(full.complete(layers.size()));
-  EXPECT_EQ(full.relevance.sizes(), (std::vector<int64_t>{200, guide.embed_dim()}));
+  EXPECT_EQ(full.relevance.sizes(), (std::vector<int64_t>{224, guide.embed_dim()}));
   for (size_t l = 0; l < layers.size(); ++l) {
     at::Tensor rows = full.relevance.slice(0, full.offsets[l], full.offsets[l] + layers[l].channels);
     at::Tensor norms = rows.norm(2, 1);
@@ -207,7 +207,7 @@ TEST(SuperResolution, OutputsMatchTheInputWhenDownscaled) {
   for (size_t k = 0; k < result.candidates.size(); ++k) {
     const SRCandidate& c = result.candidates[k];
     EXPECT_EQ(c.image.sizes(), (std::vector<int64_t>{1, 3, 16, 16}));
-    EXPECT_LT((downscale(c.image, 4) - low).abs().max().item<double>(), 1e-5) << "candidate " << k;
+    EXPECT_LT((downscale(c.image, 4) - low).abs().max().item<double>(), 1e-4) << "candidate " << k;
     if (k > 0) EXPECT_LE(result.candidates[k - 1].score, c.score);
   }
   EXPECT_EQ(error_text<core::Error>([&] { super_resolve(*generator, nullptr, torch::zeros({3, 8, 8}), 4, {}, config); }),
