@@ -33,5 +33,7 @@ void add_import_command(CLI::App& app, core::CommonOptions& common, Commands& co
 void add_synth_command(CLI::App& app, core::CommonOptions& common, Commands& commands);
 // pretrain, eval
 void add_pretrain_commands(CLI::App& app, core::CommonOptions& common, Commands& commands);
+// gan, gan-fd (StyleGAN2 training, VL-FD)
+void add_gan_commands(CLI::App& app, core::CommonOptions& common, Commands& commands);
 
 }  // namespace hdv::train

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   train::add_text_commands(app, common, commands);
   train::add_model_commands(app, common, commands);
   train::add_import_command(app, common, commands);
+  train::add_gan_commands(app, common, commands);
 #ifdef HDV_HAVE_VIDEO
   train::add_video_commands(app, common, commands);
   train::add_synth_command(app, common, commands);
