@@ -47,7 +47,7 @@ outputs)
     [[ -f $work/run/$f ]] || fail "missing $f"
   done
   [[ ! -e $work/run/checkpoints/step-00000002.safetensors ]] || fail "--keep 2 kept step 2"
-  "$bin/hdvila-train" inspect "$work/run/generator.safetensors" | grep -q 'generator' \
+  "$bin/hdvila-train" inspect "$work/run/generator.safetensors" | grep -q 'kind generator,' \
     || fail "generator.safetensors is not a generator checkpoint"
   "$python" - "$work/run" <<'EOF' || fail "metrics.jsonl / config.json / samples are not as expected"
 import json, sys
