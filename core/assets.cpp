@@ -30,4 +30,12 @@ std::filesystem::path default_model_path(std::string_view file_name) {
   return assets_dir() / "models" / std::string(file_name);
 }
 
+std::string default_python() {
+  if (const char* venv = std::getenv("HDV_VENV"); venv != nullptr && *venv != '\0') {
+    return (std::filesystem::path(venv) / "bin" / "python").string();
+  }
+  const char* home = std::getenv("HOME");
+  return (std::filesystem::path(home != nullptr ? home : "") / ".cache" / "hdvila" / "venv" / "bin" / "python").string();
+}
+
 }  // namespace hdv::core

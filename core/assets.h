@@ -5,6 +5,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 namespace hdv::core {
@@ -14,5 +15,8 @@ std::filesystem::path assets_dir();
 
 // assets/models/<file_name>: the bundled default a program uses when no model flag is given.
 std::filesystem::path default_model_path(std::string_view file_name);
+
+// The set-up's venv interpreter: $HDV_VENV/bin/python, else ~/.cache/hdvila/venv/bin/python.
+std::string default_python();
 
 }  // namespace hdv::core

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/shape_text.h"
+#include "generation/upfirdn.h"
 
 namespace hdv::gen {
 
@@ -23,20 +24,11 @@ const double kLeakyGain = std::sqrt(2.0);
 
 bool is_power_of_two(int64_t n) { return n > 0 && (n & (n - 1)) == 0; }
 
-// The normalised 2-D [1,3,3,1] ⊗ [1,3,3,1] / 64 low-pass filter as a depthwise weight [C, 1, 4, 4].
-at::Tensor blur_weight(int64_t channels, const at::TensorOptions& options) {
-  at::Tensor k = torch::tensor({1.0, 3.0, 3.0, 1.0}, options);
-  at::Tensor k2 = torch::outer(k, k);
-  k2 = k2 / k2.sum();
-  return k2.view({1, 1, 4, 4}).expand({channels, 1, 4, 4}).contiguous();
-}
-
-// upfirdn2d with up = 1: pad by (pad0, pad1) on both axes, FIR-filter with [1,3,3,1], keep every
-// `down`-th sample. x: [B, C, H, W] -> [B, C, (H + pad0 + pad1 - 3 + down - 1) / down, ...]
+// upfirdn2d with up = 1 and the [1,3,3,1] kernel (generation/upfirdn.h).
+// x: [B, C, H, W] -> [B, C, (H + pad0 + pad1 - 4) / down + 1, ...]
 at::Tensor blur_down(const at::Tensor& x, int64_t pad0, int64_t pad1, int64_t down) {
-  const int64_t c = x.size(1);
-  at::Tensor padded = F::pad(x, F::PadFuncOptions({pad0, pad1, pad0, pad1}));
-  return F::conv2d(padded, blur_weight(c, x.options()), F::Conv2dFuncOptions().stride(down).groups(c));
+  static const at::Tensor kernel = fir_kernel_1331();
+  return upfirdn2d(x, kernel.to(x.options()), 1, down, pad0, pad1);
 }
 
 }  // namespace

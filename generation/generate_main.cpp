@@ -1,21 +1,34 @@
 // hdvila-generate: headless, batch text-guided generation (sample, invert, edit, edit-optimise,
 // super-resolve) from a JSONL job file or one job given by flags. See docs/generate.md.
+//
+// Every job line is parsed and checked before any work starts (a malformed file changes nothing).
+// A job that fails at run time (missing or unreadable image, empty prompt, a model it needs is
+// absent) is recorded in results.jsonl with its error and the batch goes on; the exit status is 1
+// when any job failed. Images are written atomically; results.jsonl is rewritten (atomically)
+// after every job, so it always lists exactly the jobs finished so far.
+#include <torch/torch.h>
+
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 
 #include <fmt/format.h>
 
 #include "core/assets.h"
-#include "core/checkpoint.h"
-#include "core/device.h"
+#include "core/atomic_file.h"
 #include "core/cli.h"
+#include "core/device.h"
 #include "core/error.h"
+#include "core/image_io.h"
 #include "core/log.h"
+#include "core/progress.h"
 #include "generation/job.h"
+#include "generation/pipeline.h"
 
 namespace {
 
 using namespace hdv;
+namespace fs = std::filesystem;
 
 struct Options {
   core::CommonOptions common;
@@ -23,27 +36,134 @@ struct Options {
   std::string out_dir;
   std::string vl_model;
   std::string generator;
+  std::string directions;
+  std::string oracle;
+  std::string vocab;
+  std::string python = core::default_python();
+  double psi = 0.7;
+  int candidates = 4;
   bool dry_run = false;
   gen::Job job;  // the job given by flags (with --mode)
   std::string mode;
   int64_t seed = -1;
 };
 
-// Opens a model checkpoint, or explains why the bundled default is not there.
-core::CheckpointInfo check_model(const std::string& flag, const std::string& given, std::string_view default_file,
-                                 std::string_view kind) {
-  std::filesystem::path path = given.empty() ? core::default_model_path(default_file) : std::filesystem::path(given);
-  std::error_code ec;
-  if (given.empty() && !std::filesystem::exists(path, ec)) {
-    throw core::Error(fmt::format(
-        "{}: the bundled default {} model is not there (bundled models are not part of this version yet); "
-        "pass {} PATH",
-        path.string(), kind, flag));
+// Default optimisation lengths when a job gives steps = 0.
+constexpr int kInvertSteps = 500;
+constexpr int kOptimiseSteps = 300;
+constexpr int kSRSteps = 100;
+
+core::Json reading_json(const std::optional<gen::AttributeReading>& reading) {
+  if (!reading) return nullptr;
+  core::Json json = core::Json::object();
+  for (const auto& [attribute, value] : reading->values) {
+    json[attribute] = {{"value", value}, {"confidence", reading->confidence.at(attribute)}};
   }
-  return core::Checkpoint::load(path, kind).info();
+  return json;
 }
 
-void run(Options& options, const CLI::App& app) {
+// The image a job starts from: its input inverted, or the sample of its seed.
+gen::Rendered starting_point(gen::Pipeline& pipeline, const gen::Job& job, const Options& options, core::Json& result,
+                             const fs::path& out) {
+  if (job.input.empty()) return pipeline.sample(*job.seed, options.psi);
+  const at::Tensor image = core::load_image(job.input);
+  gen::InvertConfig config;
+  config.steps = kInvertSteps;
+  core::ConsoleProgress bar(fmt::format("{} invert", job.output), "steps");
+  gen::InvertOutput inverted = pipeline.invert(image, config, bar.callback());
+  bar.finish();
+  result["invert_psnr"] = inverted.psnr;
+  core::save_png(out / (job.output + "-inverted.png"), inverted.image[0]);
+  result["files"].push_back(job.output + "-inverted.png");
+  return inverted;
+}
+
+void run_job(gen::Pipeline& pipeline, const gen::Job& job, const Options& options, core::Json& result) {
+  const fs::path out = options.out_dir;
+  const std::string base = job.output;
+  result["files"] = core::Json::array();
+  auto save = [&](const at::Tensor& image, const std::string& name) {
+    core::save_png(out / name, image[0]);
+    result["files"].push_back(name);
+  };
+  at::Tensor primary;
+  switch (job.mode) {
+    case gen::JobMode::Sample: {
+      gen::Rendered r = pipeline.sample(job.seed.value_or(0), options.psi);
+      primary = r.image;
+      save(primary, base + ".png");
+      break;
+    }
+    case gen::JobMode::Invert: {
+      gen::InvertConfig config;
+      config.steps = job.steps > 0 ? job.steps : kInvertSteps;
+      core::ConsoleProgress bar(fmt::format("{} invert", base), "steps");
+      gen::InvertOutput r = pipeline.invert(core::load_image(job.input), config, bar.callback());
+      bar.finish();
+      primary = r.image;
+      result["mse"] = r.mse;
+      result["psnr"] = r.psnr;
+      save(primary, base + ".png");
+      break;
+    }
+    case gen::JobMode::Edit: {
+      if (job.prompt.find_first_not_of(" \t") == std::string::npos) throw core::Error("prompt: empty text");
+      gen::Rendered start = starting_point(pipeline, job, options, result, out);
+      save(start.image, base + "-source.png");
+      const auto t0 = std::chrono::steady_clock::now();
+      gen::EditResult r = pipeline.edit(start.latent, job.prompt, job.neutral, job.strength, job.beta);
+      result["edit_ms"] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      result["channels"] = r.channels;
+      result["neutral"] = r.neutral;
+      primary = r.image;
+      result["source_oracle"] = reading_json(pipeline.read_attributes(start.image));
+      save(primary, base + ".png");
+      break;
+    }
+    case gen::JobMode::EditOptimise: {
+      if (job.prompt.find_first_not_of(" \t") == std::string::npos) throw core::Error("prompt: empty text");
+      gen::Rendered start = starting_point(pipeline, job, options, result, out);
+      save(start.image, base + "-source.png");
+      gen::EditOptimiseConfig config;
+      config.steps = job.steps > 0 ? job.steps : kOptimiseSteps;
+      core::ConsoleProgress bar(fmt::format("{} edit-optimise", base), "steps");
+      gen::OptimiseEditResult r = pipeline.edit_optimise(start.latent, job.prompt, config, bar.callback());
+      bar.finish();
+      result["start_similarity"] = r.start_similarity;
+      result["similarity"] = r.similarity;
+      result["source_oracle"] = reading_json(pipeline.read_attributes(start.image));
+      primary = r.image;
+      save(primary, base + ".png");
+      break;
+    }
+    case gen::JobMode::SuperResolve: {
+      gen::SRConfig config;
+      config.steps = job.steps > 0 ? job.steps : kSRSteps;
+      config.candidates = options.candidates;
+      config.seed = job.seed.value_or(0);
+      const at::Tensor low = core::load_image(job.input);
+      core::ConsoleProgress bar(fmt::format("{} sr ×{}", base, job.scale), "steps");
+      gen::SRResult r = pipeline.super_resolve(low, job.scale, job.prompt, config, bar.callback());
+      bar.finish();
+      primary = r.candidates.front().image;
+      save(primary, base + ".png");
+      save(r.bicubic, base + "-bicubic.png");
+      result["candidates"] = core::Json::array();
+      for (size_t k = 0; k < r.candidates.size(); ++k) {
+        const gen::SRCandidate& c = r.candidates[k];
+        const std::string name = fmt::format("{}-candidate-{}.png", base, k + 1);
+        save(c.image, name);
+        result["candidates"].push_back({{"file", name}, {"seed", c.seed}, {"score", c.score}, {"lr_mse", c.lr_mse},
+                                        {"text_similarity", c.text_similarity}});
+      }
+      result["bicubic_oracle"] = reading_json(pipeline.read_attributes(r.bicubic));
+      break;
+    }
+  }
+  result["oracle"] = reading_json(pipeline.read_attributes(primary));
+}
+
+int run(Options& options, const CLI::App& app) {
   core::apply_log_options(options.common);
   const bool from_flags = app.count("--mode") > 0;
   if (from_flags == !options.jobs_file.empty()) {
@@ -67,15 +187,60 @@ void run(Options& options, const CLI::App& app) {
       std::printf("%s\t%s\t%s\n", job.where.c_str(), std::string(gen::job_mode_name(job.mode)).c_str(),
                   job.output.c_str());
     }
-    return;
+    return 0;
   }
-  c10::Device device = core::apply_common_options(options.common);
-    auto generator = check_model("--generator", options.generator, "generator.safetensors", "generator");
-  auto vl_model = check_model("--vl-model", options.vl_model, "vl-model.safetensors", "vl-model");
-  core::log_debug("generator {} (step {}), VL model {} (step {}) on {}", generator.preset, generator.step,
-                  vl_model.preset, vl_model.step, core::describe_device(device));
-  throw core::Error(fmt::format("mode {}: the StyleGAN2 generator and pipeline are not part of this build yet",
-                                gen::job_mode_name(jobs.front().mode)));
+  gen::PipelineOptions pipeline_options;
+  pipeline_options.device = core::apply_common_options(options.common);
+  pipeline_options.generator = options.generator;
+  pipeline_options.vl_model = options.vl_model;
+  pipeline_options.directions = options.directions;
+  pipeline_options.oracle = options.oracle;
+  pipeline_options.vocab = options.vocab;
+  pipeline_options.python = options.python;
+  bool needs_text = false;
+  for (const gen::Job& job : jobs) {
+    needs_text = needs_text || job.mode == gen::JobMode::Edit || job.mode == gen::JobMode::EditOptimise ||
+                 (job.mode == gen::JobMode::SuperResolve && !job.prompt.empty());
+  }
+  pipeline_options.require_vl = needs_text;
+  gen::Pipeline pipeline(pipeline_options);
+  fs::create_directories(options.out_dir);
+
+  core::Json results = core::Json::array();
+  int failed = 0;
+  core::ConsoleProgress overall("jobs", "jobs");
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const gen::Job& job = jobs[i];
+    core::Json result = {{"job", job.where}, {"mode", std::string(gen::job_mode_name(job.mode))}, {"output", job.output}};
+    if (!job.prompt.empty()) result["prompt"] = job.prompt;
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+      run_job(pipeline, job, options, result);
+      result["ok"] = true;
+    } catch (const gen::Cancelled&) {
+      throw;
+    } catch (const core::Error& e) {
+      result["ok"] = false;
+      result["error"] = e.what();
+      ++failed;
+      core::log_error("{}: {}", job.where, e.what());
+    } catch (const c10::Error& e) {
+      result["ok"] = false;
+      result["error"] = e.what_without_backtrace();
+      ++failed;
+      core::log_error("{}: {}", job.where, e.what_without_backtrace());
+    }
+    result["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    results.push_back(result);
+    std::string text;
+    for (const core::Json& line : results) text += line.dump() + "\n";
+    core::write_file_atomic(fs::path(options.out_dir) / "results.jsonl", text);
+    overall.update(static_cast<int64_t>(i + 1), static_cast<int64_t>(jobs.size()));
+  }
+  overall.finish();
+  std::fprintf(stderr, "%zu job(s), %d failed; outputs and results.jsonl in %s\n", jobs.size(), failed,
+               options.out_dir.c_str());
+  return failed > 0 ? 1 : 0;
 }
 
 }  // namespace
@@ -88,6 +253,16 @@ int main(int argc, char** argv) {
   app.add_option("--out", options.out_dir, "Output folder for images and results.jsonl");
   app.add_option("--vl-model", options.vl_model, "VL model checkpoint (default: the bundled model)");
   app.add_option("--generator", options.generator, "Generator checkpoint (default: the bundled model)");
+  app.add_option("--directions", options.directions,
+                 "Global-direction table (default: directions.safetensors beside the generator)");
+  app.add_option("--oracle", options.oracle, "Attribute oracle that scores outputs (default: the bundled one, if any)");
+  app.add_option("--vocab", options.vocab, "WordPiece vocab.txt (default: beside the VL model, else the venv's MiniLM)");
+  app.add_option("--python", options.python, "The venv's Python, to locate the default vocabulary")
+      ->capture_default_str();
+  app.add_option("--psi", options.psi, "Truncation psi of sampled latents")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  app.add_option("--candidates", options.candidates, "Super-resolution hypotheses per job")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   app.add_option("--mode", options.mode, "One job from flags: sample, invert, edit, edit-optimise or sr");
   app.add_option("--input", options.job.input, "Input image (invert, edit, sr)");
   app.add_option("--prompt", options.job.prompt, "Target text (edit, edit-optimise, sr)");
@@ -102,8 +277,10 @@ int main(int argc, char** argv) {
   app.add_option("--output", options.job.output, "Output base name for the flag job")->capture_default_str();
   app.add_flag("--dry-run", options.dry_run, "Validate the jobs, print them and exit");
   core::add_common_options(app, options.common);
-  return core::run_cli(app, argc, argv, [&] {
+  int status = 0;
+  const int cli_status = core::run_cli(app, argc, argv, [&] {
     if (options.out_dir.empty() && !options.dry_run) throw core::UsageError("--out: required (output folder)");
-    run(options, app);
+    status = run(options, app);
   });
+  return cli_status != 0 ? cli_status : status;
 }

@@ -59,7 +59,7 @@ std::string_view job_mode_name(JobMode mode) {
 void validate_job(const Job& job) {
   const std::string& where = job.where;
   const bool needs_prompt = job.mode == JobMode::Edit || job.mode == JobMode::EditOptimise;
-  if (needs_prompt && job.prompt.empty()) {
+  if (needs_prompt && job.prompt.empty() && !job.prompt_given) {
     field_error(where, "prompt", fmt::format("required for mode {}", job_mode_name(job.mode)));
   }
   if ((job.mode == JobMode::Invert || job.mode == JobMode::SuperResolve) && job.input.empty()) {
@@ -111,6 +111,7 @@ Job parse_job(const Json& json, const std::string& where) {
   job.mode = parse_job_mode(mode, where);
   string_field("input", job.input);
   string_field("prompt", job.prompt);
+  job.prompt_given = json.contains("prompt");
   string_field("neutral", job.neutral);
   string_field("output", job.output);
   number_field("strength", job.strength);

@@ -40,6 +40,7 @@ struct Job {
   std::optional<int64_t> seed;       // latent seed (sample; edit without input)
   std::string output;                // output base name (default: job-<line>)
   std::string where;                 // "jobs.jsonl:3", or "flags" (errors then name --flags)
+  bool prompt_given = false;         // the job file has a "prompt" key (an empty one fails at run time)
 };
 
 // "edit" -> JobMode::Edit; throws ConfigError (UsageError when where == "flags") for other text.

@@ -14,19 +14,12 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/safetensors.h"
+#include "models/module_state.h"
 
 namespace hdv::models {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Parameters, then buffers, by module name: what a checkpoint stores.
-torch::OrderedDict<std::string, at::Tensor> state_of(torch::nn::Module& module) {
-  torch::OrderedDict<std::string, at::Tensor> state;
-  for (auto& item : module.named_parameters(/*recurse=*/true)) state.insert(item.key(), item.value());
-  for (auto& item : module.named_buffers(/*recurse=*/true)) state.insert(item.key(), item.value());
-  return state;
-}
 
 // The blocks per stage, stem width and input channels a torchvision-style ResNet state dict
 // describes (read from "conv1.weight" and the "layer<s>.<b>." names).
@@ -59,17 +52,8 @@ FileResNetGeometry resnet_geometry(const core::SafetensorsFile& file) {
 
 }  // namespace
 
-core::ExpectedShapes expected_shapes(torch::nn::Module& module) {
-  core::ExpectedShapes shapes;
-  for (const auto& item : state_of(module)) {
-    shapes.emplace_back(item.key(), item.value().sizes().vec());
-  }
-  return shapes;
-}
-
 void save_vl_model(const fs::path& path, VLModelImpl& model, const std::string& preset, int64_t step) {
-  core::NamedTensors tensors;
-  for (const auto& item : state_of(model)) tensors.emplace_back(item.key(), item.value().detach());
+  const core::NamedTensors tensors = module_tensors(model);
   core::CheckpointInfo info;
   info.kind = kVLModelKind;
   info.preset = preset;
@@ -89,24 +73,7 @@ VLModel load_vl_model(const fs::path& path) {
     throw core::ConfigError(fmt::format("{}: {}", source, e.what()));
   }
   VLModel model(config);
-  auto state = state_of(*model);
-  checkpoint.check_tensors(expected_shapes(*model));
-
-  // Shapes agree; a tensor whose kind (floating vs integer) differs is still the wrong file.
-  std::vector<std::string> problems;
-  for (const auto& item : state) {
-    const core::TensorEntry& entry = checkpoint.file().entry(item.key());
-    if (c10::isFloatingType(core::to_scalar_type(entry.dtype)) != item.value().is_floating_point()) {
-      problems.push_back(fmt::format("\"{}\" has dtype {}, expected {}", item.key(), core::dtype_name(entry.dtype),
-                                     c10::toString(item.value().scalar_type())));
-    }
-  }
-  if (!problems.empty()) {
-    throw core::FormatError(fmt::format("{}: {} tensor{} of the wrong type: {}", path.string(), problems.size(),
-                                        problems.size() == 1 ? "" : "s", fmt::join(problems, "; ")));
-  }
-  torch::NoGradGuard no_grad;
-  for (auto& item : state) item.value().copy_(checkpoint.tensor(item.key()));  // converts fp16/bf16
+  load_module_tensors(checkpoint, *model, path);
   model->eval();
   return model;
 }
@@ -143,11 +110,11 @@ ResNetImport import_video_backbones(VLModelImpl& model, const fs::path& safetens
   VideoEncoderImpl& video = *model.video;
   if (video.hr_backbone) {
     load_torchvision_resnet(video.hr_backbone, safetensors, /*ignore_fc=*/true);
-    result.hr_tensors = static_cast<int64_t>(state_of(*video.hr_backbone).size());
+    result.hr_tensors = static_cast<int64_t>(module_tensors(*video.hr_backbone).size());
   }
   if (video.lr_backbone) {
     load_torchvision_resnet(video.lr_backbone, safetensors, /*ignore_fc=*/true);
-    result.lr_tensors = static_cast<int64_t>(state_of(*video.lr_backbone).size());
+    result.lr_tensors = static_cast<int64_t>(module_tensors(*video.lr_backbone).size());
   }
   return result;
 }

@@ -16,14 +16,12 @@
 
 #include "core/checkpoint.h"
 #include "models/bert_import.h"
+#include "models/module_state.h"
 #include "models/vl_model.h"
 
 namespace hdv::models {
 
 constexpr const char* kVLModelKind = "vl-model";
-
-// Name and shape of every parameter and buffer of `module`, in registration order.
-core::ExpectedShapes expected_shapes(torch::nn::Module& module);
 
 // Writes `model` as a "vl-model" checkpoint (atomically: temp name, then rename). `preset` names
 // the preset its config started from ("" for none); `step` the training step.

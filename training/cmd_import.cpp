@@ -25,18 +25,13 @@
 #include "core/error.h"
 #include "models/bert_import.h"
 #include "models/presets.h"
+#include "core/assets.h"
 #include "models/vl_checkpoint.h"
 #include "training/command.h"
 
 namespace hdv::train {
 
-std::string default_python() {
-  if (const char* venv = std::getenv("HDV_VENV"); venv != nullptr && *venv != '\0') {
-    return (std::filesystem::path(venv) / "bin" / "python").string();
-  }
-  const char* home = std::getenv("HOME");
-  return (std::filesystem::path(home != nullptr ? home : "") / ".cache" / "hdvila" / "venv" / "bin" / "python").string();
-}
+std::string default_python() { return core::default_python(); }
 
 namespace {
 

@@ -31,8 +31,12 @@ void add_model_commands(CLI::App& app, core::CommonOptions& common, Commands& co
 void add_import_command(CLI::App& app, core::CommonOptions& common, Commands& commands);
 // synth (SynthVid)
 void add_synth_command(CLI::App& app, core::CommonOptions& common, Commands& commands);
+// directions (global-direction tables of generators)
+void add_directions_command(CLI::App& app, core::CommonOptions& common, Commands& commands);
 // pretrain, eval
 void add_pretrain_commands(CLI::App& app, core::CommonOptions& common, Commands& commands);
+// oracle (the attribute oracle, trained on SynthVid keyframes)
+void add_oracle_command(CLI::App& app, core::CommonOptions& common, Commands& commands);
 // gan, gan-fd (StyleGAN2 training, VL-FD)
 void add_gan_commands(CLI::App& app, core::CommonOptions& common, Commands& commands);
 

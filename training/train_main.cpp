@@ -18,10 +18,12 @@ int main(int argc, char** argv) {
   train::add_text_commands(app, common, commands);
   train::add_model_commands(app, common, commands);
   train::add_import_command(app, common, commands);
+  train::add_directions_command(app, common, commands);
 #ifdef HDV_HAVE_VIDEO
   train::add_video_commands(app, common, commands);
   train::add_synth_command(app, common, commands);
   train::add_pretrain_commands(app, common, commands);
+  train::add_oracle_command(app, common, commands);
   train::add_gan_commands(app, common, commands);
 #endif
   return core::run_cli(app, argc, argv, [&] {

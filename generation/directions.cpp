@@ -1,0 +1,221 @@
+// Global directions in StyleSpace (see directions.h).
+#include "generation/directions.h"
+
+#include <torch/torch.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "core/checkpoint.h"
+#include "core/error.h"
+#include "core/shape_text.h"
+
+namespace hdv::gen {
+namespace {
+
+// The W+ of `count` fixed samples (seeded), truncated by psi: [count, num_ws, w_dim].
+at::Tensor sample_ws(GeneratorImpl& generator, int64_t count, double psi, int64_t seed) {
+  auto cpu = torch::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(seed));
+  at::Tensor z = torch::randn({count, generator.config().z_dim}, cpu, torch::kFloat);
+  const c10::Device device = generator.mapping->w_avg.device();
+  return generator.truncate(generator.broadcast(generator.map(z.to(device))), psi);
+}
+
+}  // namespace
+
+void DirectionsConfig::validate() const {
+  auto fail = [](const std::string& what) { throw core::ConfigError("directions config: " + what); };
+  if (images < 1) fail(fmt::format("images={} must be >= 1", images));
+  if (!(sigma > 0)) fail(fmt::format("sigma={} must be > 0", sigma));
+  if (!(psi > 0 && psi <= 1)) fail(fmt::format("psi={} must be in (0, 1]", psi));
+  if (stats_samples < 2) fail(fmt::format("stats_samples={} must be >= 2", stats_samples));
+  if (batch < 2) fail(fmt::format("batch={} must be >= 2 (a + and a − render)", batch));
+  if (seed < 0) fail(fmt::format("seed={} must be >= 0", seed));
+}
+
+DirectionTable compute_directions(GeneratorImpl& generator, VLGuide& guide, const DirectionsConfig& config,
+                                  DirectionTable table, const std::function<void(const DirectionTable&)>& save_partial,
+                                  const core::ProgressCallback& progress, const std::atomic<bool>* cancel) {
+  config.validate();
+  torch::NoGradGuard no_grad;
+  const auto& layers = generator.style_layers();
+  const auto start = std::chrono::steady_clock::now();
+  int64_t total_channels = 0, measured_channels = 0;
+  for (const StyleLayer& layer : layers) {
+    if (!layer.torgb) measured_channels += layer.channels;
+    total_channels += layer.channels;
+  }
+  if (table.relevance.defined()) {
+    if (core::config_to_json(table.config) != core::config_to_json(config)) {
+      throw core::ConfigError("directions: the partial table was computed with other settings; start afresh");
+    }
+  } else {
+    // Statistics of S over many samples, in chunks to bound memory.
+    table.config = config;
+    table.generator_config = core::config_to_json(generator.config());
+    std::vector<at::Tensor> sum(layers.size()), sum_sq(layers.size());
+    for (int64_t done = 0; done < config.stats_samples; done += 256) {
+      const int64_t n = std::min<int64_t>(256, config.stats_samples - done);
+      const auto styles = generator.styles(sample_ws(generator, n, config.psi, config.seed + 1 + done));
+      for (size_t l = 0; l < layers.size(); ++l) {
+        at::Tensor s = styles[l].to(torch::kDouble);
+        sum[l] = sum[l].defined() ? sum[l] + s.sum(0) : s.sum(0);
+        sum_sq[l] = sum_sq[l].defined() ? sum_sq[l] + s.square().sum(0) : s.square().sum(0);
+      }
+    }
+    int64_t offset = 0;
+    for (size_t l = 0; l < layers.size(); ++l) {
+      const double n = static_cast<double>(config.stats_samples);
+      at::Tensor mean = sum[l] / n;
+      at::Tensor var = ((sum_sq[l] - n * mean.square()) / (n - 1)).clamp_min(0);
+      table.mean.push_back(mean.to(torch::kFloat).cpu());
+      table.std.push_back(var.sqrt().to(torch::kFloat).cpu());
+      table.offsets.push_back(offset);
+      offset += layers[l].channels;
+    }
+    table.relevance = torch::zeros({total_channels, guide.embed_dim()});
+  }
+
+  // The measured samples: their styles, once.
+  const at::Tensor ws = sample_ws(generator, config.images, config.psi, config.seed);
+  const std::vector<at::Tensor> base = generator.styles(ws);
+  int64_t done_channels = 0;
+  for (int64_t l = 0; l < table.completed_layers; ++l) {
+    if (!layers[static_cast<size_t>(l)].torgb) done_channels += layers[static_cast<size_t>(l)].channels;
+  }
+  const int64_t per_pass = std::max<int64_t>(1, config.batch / 2);  // channels per forward pass
+  for (size_t l = static_cast<size_t>(table.completed_layers); l < layers.size(); ++l) {
+    const StyleLayer& layer = layers[l];
+    if (!layer.torgb) {
+      const c10::Device device = base[l].device();
+      at::Tensor mean = table.mean[l].to(device), std = table.std[l].to(device);
+      at::Tensor sums = torch::zeros({layer.channels, guide.embed_dim()}, torch::TensorOptions().device(guide.device()));
+      for (int64_t image = 0; image < config.images; ++image) {
+        for (int64_t c0 = 0; c0 < layer.channels; c0 += per_pass) {
+          check_cancel(cancel);
+          const int64_t n = std::min(per_pass, layer.channels - c0);
+          // Rows [0, n): channel c0+i at mean + sigma·σ; rows [n, 2n): at mean − sigma·σ.
+          std::vector<at::Tensor> styles;
+          for (size_t k = 0; k < base.size(); ++k) styles.push_back(base[k].slice(0, image, image + 1).expand({2 * n, -1}));
+          at::Tensor edited = base[l].slice(0, image, image + 1).repeat({2 * n, 1});
+          at::Tensor channels = torch::arange(c0, c0 + n, torch::TensorOptions().dtype(torch::kLong).device(device));
+          at::Tensor rows = torch::arange(n, torch::TensorOptions().dtype(torch::kLong).device(device));
+          at::Tensor plus = mean.index({channels}) + config.sigma * std.index({channels});
+          at::Tensor minus = mean.index({channels}) - config.sigma * std.index({channels});
+          edited.index_put_({rows, channels}, plus);
+          edited.index_put_({rows + n, channels}, minus);
+          styles[l] = edited;
+          at::Tensor images = generator.synthesize_from_styles(styles, NoiseMode::Const);
+          at::Tensor embeddings = guide.embed_images(images);  // [2n, D]
+          at::Tensor diff = embeddings.slice(0, 0, n) - embeddings.slice(0, n);
+          diff = diff / diff.norm(2, 1, true).clamp_min(1e-12);
+          sums.slice(0, c0, c0 + n).add_(diff);
+        }
+        if (progress) {
+          const int64_t step = done_channels + (image + 1) * layer.channels / config.images;
+          progress(step, measured_channels,
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        }
+      }
+      at::Tensor rows = sums / sums.norm(2, 1, true).clamp_min(1e-12);
+      table.relevance.slice(0, table.offsets[l], table.offsets[l] + layer.channels).copy_(rows.cpu());
+      done_channels += layer.channels;
+    }
+    table.completed_layers = static_cast<int64_t>(l) + 1;
+    if (save_partial) save_partial(table);
+  }
+  return table;
+}
+
+void save_directions(const std::filesystem::path& path, const DirectionTable& table) {
+  core::NamedTensors tensors;
+  tensors.emplace_back("relevance", table.relevance.contiguous());
+  for (size_t l = 0; l < table.mean.size(); ++l) {
+    tensors.emplace_back(fmt::format("mean.{}", l), table.mean[l].contiguous());
+    tensors.emplace_back(fmt::format("std.{}", l), table.std[l].contiguous());
+  }
+  core::CheckpointInfo info;
+  info.kind = kDirectionsKind;
+  info.config = core::Json::object();
+  info.config["directions"] = core::config_to_json(table.config);
+  info.config["generator"] = table.generator_config;
+  info.config["offsets"] = table.offsets;
+  info.config["completed_layers"] = table.completed_layers;
+  info.step = table.completed_layers;
+  core::save_checkpoint(path, tensors, info);
+}
+
+DirectionTable load_directions(const std::filesystem::path& path, const GeneratorImpl& generator) {
+  const core::Checkpoint checkpoint = core::Checkpoint::load(path, kDirectionsKind);
+  const core::Json& config = checkpoint.info().config;
+  const std::string source = path.string();
+  for (const char* key : {"directions", "generator", "offsets", "completed_layers"}) {
+    if (!config.is_object() || !config.contains(key)) {
+      throw core::FormatError(fmt::format("{}: directions metadata lacks \"{}\"", source, key));
+    }
+  }
+  DirectionTable table;
+  core::config_from_json(config["directions"], table.config, source + " directions config");
+  table.generator_config = config["generator"];
+  if (table.generator_config != core::config_to_json(generator.config())) {
+    throw core::FormatError(fmt::format("{}: computed for another generator geometry ({}), not this one ({})", source,
+                                        table.generator_config.dump(), core::config_to_json(generator.config()).dump()));
+  }
+  table.offsets = config["offsets"].get<std::vector<int64_t>>();
+  table.completed_layers = config["completed_layers"].get<int64_t>();
+  const auto& layers = generator.style_layers();
+  int64_t total = 0;
+  core::ExpectedShapes expected;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    expected.emplace_back(fmt::format("mean.{}", l), std::vector<int64_t>{layers[l].channels});
+    expected.emplace_back(fmt::format("std.{}", l), std::vector<int64_t>{layers[l].channels});
+    total += layers[l].channels;
+  }
+  if (!checkpoint.file().contains("relevance")) throw core::FormatError(fmt::format("{}: missing \"relevance\"", source));
+  const std::vector<int64_t>& shape = checkpoint.file().entry("relevance").shape;
+  expected.emplace_back("relevance", std::vector<int64_t>{total, shape.size() == 2 ? shape[1] : -1});
+  checkpoint.check_tensors(expected);
+  if (table.offsets.size() != layers.size()) {
+    throw core::FormatError(fmt::format("{}: {} layer offsets, expected {}", source, table.offsets.size(), layers.size()));
+  }
+  table.relevance = checkpoint.tensor("relevance").to(torch::kFloat).clone();
+  for (size_t l = 0; l < layers.size(); ++l) {
+    table.mean.push_back(checkpoint.tensor(fmt::format("mean.{}", l)).to(torch::kFloat).clone());
+    table.std.push_back(checkpoint.tensor(fmt::format("std.{}", l)).to(torch::kFloat).clone());
+  }
+  return table;
+}
+
+at::Tensor text_direction(const at::Tensor& target, const at::Tensor& neutral) {
+  at::Tensor d = target - neutral;
+  const double norm = d.norm().item<double>();
+  if (norm < 1e-8) throw core::Error("edit: the target and neutral prompts have the same embedding; nothing to edit");
+  return d / norm;
+}
+
+GlobalEdit edit_with_directions(const DirectionTable& table, const std::vector<at::Tensor>& styles,
+                                const at::Tensor& delta_t, double alpha, double beta) {
+  if (styles.size() != table.mean.size()) {
+    throw core::Error(fmt::format("edit: {} style layers, the direction table has {}", styles.size(), table.mean.size()));
+  }
+  if (delta_t.dim() != 1 || delta_t.size(0) != table.relevance.size(1)) {
+    throw core::Error(fmt::format("edit: text direction has shape {}, expected [{}]", core::shape_text(delta_t.sizes()),
+                                  table.relevance.size(1)));
+  }
+  torch::NoGradGuard no_grad;
+  at::Tensor relevance = torch::mv(table.relevance, delta_t.to(table.relevance.device()).to(torch::kFloat));
+  relevance = torch::where(relevance.abs() >= beta, relevance, torch::zeros_like(relevance));
+  GlobalEdit edit;
+  edit.channels = relevance.ne(0).sum().item<int64_t>();
+  const double peak = relevance.abs().max().item<double>();
+  if (peak > 0) relevance = relevance / peak;
+  for (size_t l = 0; l < styles.size(); ++l) {
+    const int64_t n = table.mean[l].size(0);
+    at::Tensor ds = relevance.slice(0, table.offsets[l], table.offsets[l] + n) * table.std[l];
+    edit.styles.push_back(styles[l] + alpha * ds.to(styles[l].device()).unsqueeze(0));
+  }
+  return edit;
+}
+
+}  // namespace hdv::gen

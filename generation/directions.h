@@ -1,0 +1,85 @@
+// Global directions in StyleSpace: StyleCLIP's text-driven edits that run in milliseconds
+// (Patashnik et al. 2021 §6; DESIGN.md §7), with our VL embedding in place of CLIP.
+//
+// Once per generator: S statistics (mean, σ per style channel) from many W samples (ψ 0.7), then
+// the relevance of every conv-layer channel (toRGB skipped): for each of `images` fixed samples
+// set the channel to mean ± sigma·σ, render both, embed both with the VL model, take the unit
+// difference; average over the images and renormalise -> a [channels × D] table. Then any
+// (neutral, target) prompt pair is an edit: Δt = normalise(E(target) − E(neutral));
+// relevance = table·Δt; channels with |relevance| < β are zeroed, the rest divided by the
+// largest |relevance| and multiplied by their σ; s' = s + α·Δs.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <vector>
+
+#include "core/config.h"
+#include "core/progress.h"
+#include "generation/generator.h"
+#include "generation/vl_guide.h"
+
+namespace hdv::gen {
+
+struct DirectionsConfig {
+  int64_t images = 100;          // samples each channel is measured on (StyleCLIP: 100)
+  double sigma = 5.0;            // channel set to mean ± sigma·σ
+  double psi = 0.7;              // truncation of the samples and of the statistics
+  int64_t stats_samples = 2000;  // W samples behind the S mean/σ
+  int64_t batch = 16;            // images rendered per forward pass
+  int64_t seed = 0;              // seeds the samples
+
+  template <class V>
+  void fields(V& v) {
+    v("images", images);
+    v("sigma", sigma);
+    v("psi", psi);
+    v("stats_samples", stats_samples);
+    v("batch", batch);
+    v("seed", seed);
+  }
+  void validate() const;
+};
+
+struct DirectionTable {
+  DirectionsConfig config;
+  std::vector<at::Tensor> mean;   // per style layer [channels]
+  std::vector<at::Tensor> std;    // per style layer [channels]
+  at::Tensor relevance;           // [total channels, D]; toRGB rows stay zero
+  std::vector<int64_t> offsets;   // first row of each style layer
+  int64_t completed_layers = 0;   // layers measured so far (a partial table resumes from here)
+  core::Json generator_config;    // the generator it belongs to (checked on use)
+
+  bool complete(size_t num_layers) const { return completed_layers >= static_cast<int64_t>(num_layers); }
+};
+
+// Computes (or, given a partial table, continues) the table. `save_partial` is called after every
+// layer so a long run can be resumed; `progress` counts measured channels.
+DirectionTable compute_directions(GeneratorImpl& generator, VLGuide& guide, const DirectionsConfig& config,
+                                  DirectionTable resume = {},
+                                  const std::function<void(const DirectionTable&)>& save_partial = {},
+                                  const core::ProgressCallback& progress = {},
+                                  const std::atomic<bool>* cancel = nullptr);
+
+constexpr const char* kDirectionsKind = "directions";
+void save_directions(const std::filesystem::path& path, const DirectionTable& table);
+// Validates kind, shapes and that it belongs to a generator of `generator`'s config (errors name the file).
+DirectionTable load_directions(const std::filesystem::path& path, const GeneratorImpl& generator);
+
+struct GlobalEdit {
+  std::vector<at::Tensor> styles;  // the edited styles
+  int64_t channels = 0;            // channels the edit touches
+};
+
+// Δt = normalise(target − neutral) for unit text embeddings [D].
+at::Tensor text_direction(const at::Tensor& target, const at::Tensor& neutral);
+
+// The edit of `styles` (each [B, C]) along Δt with strength alpha and threshold beta.
+GlobalEdit edit_with_directions(const DirectionTable& table, const std::vector<at::Tensor>& styles,
+                                const at::Tensor& delta_t, double alpha, double beta);
+
+}  // namespace hdv::gen

@@ -1,0 +1,61 @@
+// Latent-optimisation editing (see edit_optimise.h).
+#include "generation/edit_optimise.h"
+
+#include <torch/torch.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "core/error.h"
+#include "generation/schedule.h"
+
+namespace hdv::gen {
+
+void EditOptimiseConfig::validate() const {
+  if (steps < 1) throw core::ConfigError(fmt::format("edit-optimise: steps={} must be >= 1", steps));
+  if (!(lr > 0)) throw core::ConfigError(fmt::format("edit-optimise: lr={} must be > 0", lr));
+  if (l2_lambda < 0 || pixel_lambda < 0) throw core::ConfigError("edit-optimise: l2_lambda and pixel_lambda must be >= 0");
+}
+
+OptimiseResult edit_optimise(GeneratorImpl& generator, VLGuide& guide, const at::Tensor& ws0, const at::Tensor& text,
+                             const EditOptimiseConfig& config, const core::ProgressCallback& progress,
+                             const std::atomic<bool>* cancel) {
+  config.validate();
+  const auto start = std::chrono::steady_clock::now();
+  for (auto& p : generator.parameters()) p.set_requires_grad(false);
+  at::Tensor source_ws = ws0.detach();
+  at::Tensor source_image;
+  {
+    torch::NoGradGuard no_grad;
+    source_image = generator.synthesize(source_ws);
+  }
+  at::Tensor ws = source_ws.clone().set_requires_grad(true);
+  torch::optim::Adam adam({ws}, torch::optim::AdamOptions(config.lr).betas({0.9, 0.999}));
+  at::Tensor target = text.to(guide.device()).reshape({1, -1});
+  OptimiseResult result;
+  for (int64_t step = 0; step < config.steps; ++step) {
+    check_cancel(cancel);
+    const double t = static_cast<double>(step) / static_cast<double>(config.steps);
+    for (auto& group : adam.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(config.lr * ramped_lr(t));
+    at::Tensor image = generator.synthesize(ws);
+    at::Tensor similarity = (guide.embed_images(image) * target).sum(1).mean();
+    if (step == 0) result.start_similarity = similarity.item<double>();
+    at::Tensor loss = (1 - similarity) + config.l2_lambda * (ws - source_ws).square().sum();
+    if (config.pixel_lambda > 0) loss = loss + config.pixel_lambda * (image - source_image).square().mean();
+    adam.zero_grad();
+    loss.backward();
+    adam.step();
+    if (progress) {
+      progress(step + 1, config.steps, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+  }
+  torch::NoGradGuard no_grad;
+  result.ws = ws.detach();
+  result.image = generator.synthesize(result.ws);
+  result.similarity = (guide.embed_images(result.image) * target).sum(1).item<double>();
+  result.steps = config.steps;
+  return result;
+}
+
+}  // namespace hdv::gen

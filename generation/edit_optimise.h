@@ -1,0 +1,38 @@
+// Text-guided editing by latent optimisation (StyleCLIP §4, DESIGN.md §7) with our VL embedding:
+// starting from w₀ (W+), minimise (1 − cos(E_img(G(w)), E_txt(t))) + λ_L2·‖w − w₀‖² with Adam
+// (lr 0.1, 5% ramp-up, cosine ramp-down over the last 25%). StyleCLIP: 300 steps, λ_L2 0.008.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "core/progress.h"
+#include "generation/generator.h"
+#include "generation/vl_guide.h"
+
+namespace hdv::gen {
+
+struct EditOptimiseConfig {
+  int64_t steps = 300;     // Adam steps
+  double lr = 0.1;         // peak learning rate
+  double l2_lambda = 0.008;  // weight of ‖w − w₀‖² (keeps the identity of the source)
+  double pixel_lambda = 0;   // optional weight of the pixel MSE to the source image
+  void validate() const;
+};
+
+struct OptimiseResult {
+  at::Tensor ws;          // [1, num_ws, w_dim] the edited latent
+  at::Tensor image;       // [1, C, R, R]
+  double similarity = 0;  // cos(E_img(G(w)), E_txt) at the end
+  double start_similarity = 0;
+  int64_t steps = 0;
+};
+
+// ws0: [1, num_ws, w_dim]; text: unit [D]. Throws Cancelled when `cancel` is set.
+OptimiseResult edit_optimise(GeneratorImpl& generator, VLGuide& guide, const at::Tensor& ws0, const at::Tensor& text,
+                             const EditOptimiseConfig& config, const core::ProgressCallback& progress = {},
+                             const std::atomic<bool>* cancel = nullptr);
+
+}  // namespace hdv::gen

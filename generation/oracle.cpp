@@ -1,0 +1,161 @@
+// The attribute oracle and its checkpoints (see oracle.h).
+#include "generation/oracle.h"
+
+#include <torch/torch.h>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <set>
+
+#include "core/checkpoint.h"
+#include "core/error.h"
+#include "core/shape_text.h"
+#include "models/vl_checkpoint.h"
+
+namespace hdv::gen {
+namespace fs = std::filesystem;
+namespace F = torch::nn::functional;
+namespace {
+
+// Parameters, then buffers, by module name: what a checkpoint stores.
+core::NamedTensors oracle_tensors(torch::nn::Module& module) {
+  core::NamedTensors tensors;
+  for (auto& item : module.named_parameters(/*recurse=*/true)) tensors.emplace_back(item.key(), item.value().detach());
+  for (auto& item : module.named_buffers(/*recurse=*/true)) tensors.emplace_back(item.key(), item.value().detach());
+  return tensors;
+}
+
+}  // namespace
+
+void OracleConfig::validate() const {
+  auto fail = [](const std::string& problem) { throw core::ConfigError("oracle config: " + problem); };
+  if (stages < 1 || stages > 8) fail(fmt::format("stages={} must be in 1..8", stages));
+  if (width < 1 || width > 1024) fail(fmt::format("width={} must be in 1..1024", width));
+  if (resolution < (int64_t{1} << stages) || resolution > 4096) {
+    fail(fmt::format("resolution={} must be in {}..4096 (each of the {} stages halves it)", resolution,
+                     int64_t{1} << stages, stages));
+  }
+  if (attributes.empty()) fail("attributes is empty (the oracle needs at least one head)");
+  std::set<std::string> names;
+  for (size_t i = 0; i < attributes.size(); ++i) {
+    const OracleAttribute& a = attributes[i];
+    if (a.name.empty() || a.name.find('.') != std::string::npos) {
+      fail(fmt::format("attributes[{}].name=\"{}\" must be non-empty without '.'", i, a.name));
+    }
+    if (!names.insert(a.name).second) fail(fmt::format("attributes[{}].name=\"{}\" repeats an earlier attribute", i, a.name));
+    if (a.values.size() < 2) {
+      fail(fmt::format("attributes[{}].values has {} entr{}, expected at least 2", i, a.values.size(),
+                       a.values.size() == 1 ? "y" : "ies"));
+    }
+    std::set<std::string> values(a.values.begin(), a.values.end());
+    if (values.size() != a.values.size()) fail(fmt::format("attributes[{}].values has repeated entries", i));
+  }
+  if (!accuracy.is_object()) fail("accuracy must be an object (attribute -> accuracy)");
+}
+
+std::vector<std::string> OracleConfig::attribute_names() const {
+  std::vector<std::string> names;
+  for (const OracleAttribute& a : attributes) names.push_back(a.name);
+  return names;
+}
+
+AttributeOracleImpl::AttributeOracleImpl(const OracleConfig& config) : config_(config) {
+  config_.validate();
+  torch::nn::Sequential stack;
+  int64_t in = 3;
+  int64_t out = config_.width;
+  for (int64_t s = 0; s < config_.stages; ++s) {
+    stack->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1).bias(false)));
+    stack->push_back(torch::nn::BatchNorm2d(out));
+    stack->push_back(torch::nn::ReLU());
+    stack->push_back(torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(2)));
+    in = out;
+    out *= 2;
+  }
+  features = register_module("features", stack);
+  torch::nn::ModuleDict dict;
+  for (const OracleAttribute& a : config_.attributes) {
+    dict->update({{a.name, std::make_shared<torch::nn::LinearImpl>(in, static_cast<int64_t>(a.values.size()))}});
+  }
+  heads = register_module("heads", dict);
+}
+
+std::map<std::string, at::Tensor> AttributeOracleImpl::forward(const at::Tensor& images) {
+  // images: [B, 3, H, W] -> x: [B, 3, R, R] -> features [B, C, R/2^S, R/2^S] -> pooled [B, C]
+  if (images.dim() != 4 || images.size(1) != 3) {
+    throw core::Error(fmt::format("oracle input: got shape {}, expected [B, 3, H, W]", core::shape_text(images.sizes())));
+  }
+  at::Tensor x = images.to(torch::kFloat);
+  const int64_t r = config_.resolution;
+  if (x.size(2) != r || x.size(3) != r) {
+    auto options = F::InterpolateFuncOptions().size(std::vector<int64_t>{r, r});
+    const bool shrink = x.size(2) >= r && x.size(3) >= r;
+    x = shrink ? F::interpolate(x, options.mode(torch::kArea))
+               : F::interpolate(x, options.mode(torch::kBilinear).align_corners(false));
+  }
+  at::Tensor pooled = features->forward(x).mean({2, 3});
+  std::map<std::string, at::Tensor> logits;
+  for (const auto& item : heads->items()) {
+    logits[item.key()] = item.value()->as<torch::nn::Linear>()->forward(pooled);  // [B, values]
+  }
+  return logits;
+}
+
+std::vector<OraclePrediction> AttributeOracleImpl::predict(const at::Tensor& images) {
+  torch::NoGradGuard no_grad;
+  const std::map<std::string, at::Tensor> logits = forward(images);
+  std::vector<OraclePrediction> predictions(static_cast<size_t>(images.size(0)));
+  for (const OracleAttribute& a : config_.attributes) {
+    const at::Tensor probabilities = logits.at(a.name).softmax(1).to(torch::kCPU, torch::kDouble);
+    const auto [best, index] = probabilities.max(1);
+    for (size_t b = 0; b < predictions.size(); ++b) {
+      const int64_t i = index[static_cast<int64_t>(b)].item<int64_t>();
+      predictions[b].values[a.name] = a.values[static_cast<size_t>(i)];
+      predictions[b].confidence[a.name] = best[static_cast<int64_t>(b)].item<double>();
+    }
+  }
+  return predictions;
+}
+
+void save_oracle(const fs::path& path, AttributeOracleImpl& oracle, int64_t step) {
+  core::CheckpointInfo info;
+  info.kind = kOracleKind;
+  info.config = core::config_to_json(oracle.config());
+  info.step = step;
+  core::save_checkpoint(path, oracle_tensors(oracle), info);
+}
+
+AttributeOracle load_oracle(const fs::path& path) {
+  const core::Checkpoint checkpoint = core::Checkpoint::load(path, kOracleKind);
+  const std::string source = path.string() + " config";
+  OracleConfig config;
+  core::config_from_json(checkpoint.info().config, config, source);
+  try {
+    config.validate();
+  } catch (const core::ConfigError& e) {
+    throw core::ConfigError(fmt::format("{}: {}", source, e.what()));
+  }
+  AttributeOracle oracle(config);
+  checkpoint.check_tensors(models::expected_shapes(*oracle));
+  // Shapes agree; a tensor whose kind (floating vs integer) differs is still the wrong file.
+  const core::NamedTensors state = oracle_tensors(*oracle);
+  std::vector<std::string> problems;
+  for (const auto& [name, tensor] : state) {
+    const core::TensorEntry& entry = checkpoint.file().entry(name);
+    if (c10::isFloatingType(core::to_scalar_type(entry.dtype)) != tensor.is_floating_point()) {
+      problems.push_back(fmt::format("\"{}\" has dtype {}, expected {}", name, core::dtype_name(entry.dtype),
+                                     c10::toString(tensor.scalar_type())));
+    }
+  }
+  if (!problems.empty()) {
+    throw core::FormatError(fmt::format("{}: {} tensor{} of the wrong type: {}", path.string(), problems.size(),
+                                        problems.size() == 1 ? "" : "s", fmt::join(problems, "; ")));
+  }
+  torch::NoGradGuard no_grad;
+  for (const auto& [name, tensor] : state) tensor.copy_(checkpoint.tensor(name));  // converts fp16/bf16
+  oracle->eval();
+  return oracle;
+}
+
+}  // namespace hdv::gen

@@ -1,0 +1,228 @@
+// Tests for the text-steered parts of generation/: global directions (directions.h), latent
+// optimisation (edit_optimise.h), the projector (projector.h), super-resolution
+// (super_resolution.h) and the pipeline's neutral prompts (pipeline.h). They run the tiny
+// generator and the tiny VL model with random weights: what they check is the maths (thresholds,
+// scaling, resumption, constraints, that each optimiser descends its own objective), not image
+// quality, which docs/generation.md measures with the trained models.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "generation/directions.h"
+#include "generation/edit_optimise.h"
+#include "generation/generator.h"
+#include "generation/pipeline.h"
+#include "generation/projector.h"
+#include "generation/super_resolution.h"
+#include "generation/vl_guide.h"
+#include "models/presets.h"
+#include "models/tokenizer.h"
+#include "tests/core/test_support.h"
+
+namespace hdv::gen {
+namespace {
+
+using test::error_text;
+
+Generator tiny_generator(uint64_t seed = 0) {
+  torch::manual_seed(seed);
+  Generator generator(generator_preset("stylegan2-tiny"));
+  generator->eval();
+  return generator;
+}
+
+VLGuide tiny_guide(uint64_t seed = 0) {
+  torch::manual_seed(seed);
+  models::VLModel model(models::vl_preset("hdvila-tiny"));
+  std::vector<std::string> tokens = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a",      "red",
+                                     "blue",  "shirt", "video", "of",    "you",    "can",    "see",
+                                     "there", "is",    ".",     "striped", "sandal", "green"};
+  models::Tokenizer tokenizer(tokens, models::TokenizerConfig{});
+  VLGuideConfig config;
+  config.image_size = 64;  // the tiny ResNet needs more than 16 pixels
+  return VLGuide(model, tokenizer, c10::Device(c10::kCPU), config);
+}
+
+// A hand-made table: 2 layers (3 and 2 channels, the second a toRGB), D = 2.
+DirectionTable hand_table() {
+  DirectionTable table;
+  table.mean = {torch::zeros({3}), torch::zeros({2})};
+  table.std = {torch::tensor({1.0f, 2.0f, 4.0f}), torch::tensor({1.0f, 1.0f})};
+  table.offsets = {0, 3};
+  table.relevance = torch::tensor({1.0f, 0.0f, 0.6f, 0.8f, 0.0f, 1.0f, 0.0f, 0.0f, 0.0f, 0.0f}).reshape({5, 2});
+  table.completed_layers = 2;
+  return table;
+}
+
+TEST(GlobalDirections, ThresholdScaleAndChannelCount) {
+  const DirectionTable table = hand_table();
+  const std::vector<at::Tensor> styles = {torch::ones({1, 3}), torch::ones({1, 2})};
+  // Δt = (1, 0): relevance (1, 0.6, 0) -> β 0.5 keeps channels 0 and 1; divided by 1, times σ.
+  GlobalEdit edit = edit_with_directions(table, styles, torch::tensor({1.0f, 0.0f}), 2.0, 0.5);
+  EXPECT_EQ(edit.channels, 2);
+  EXPECT_TRUE(torch::allclose(edit.styles[0], torch::tensor({{1.0f + 2.0f * 1.0f, 1.0f + 2.0f * 0.6f * 2.0f, 1.0f}})));
+  EXPECT_TRUE(torch::equal(edit.styles[1], styles[1]));
+  // β above every relevance: nothing changes, 0 channels.
+  edit = edit_with_directions(table, styles, torch::tensor({1.0f, 0.0f}), 2.0, 1.01);
+  EXPECT_EQ(edit.channels, 0);
+  EXPECT_TRUE(torch::equal(edit.styles[0], styles[0]));
+  // Δt = (0, 1): relevance (0, 0.8, 1); negative strength reverses the edit.
+  edit = edit_with_directions(table, styles, torch::tensor({0.0f, 1.0f}), -1.0, 0.1);
+  EXPECT_EQ(edit.channels, 2);
+  EXPECT_NEAR(edit.styles[0].index({0, 1}).item<double>(), 1.0 - (0.8 / 1.0) * 2.0, 1e-6);
+  EXPECT_NEAR(edit.styles[0].index({0, 2}).item<double>(), 1.0 - (1.0 / 1.0) * 4.0, 1e-6);
+  EXPECT_EQ(error_text<core::Error>([&] { edit_with_directions(table, styles, torch::zeros({3}), 1.0, 0.1); }),
+            "edit: text direction has shape [3], expected [2]");
+}
+
+TEST(GlobalDirections, TextDirectionIsUnitAndRejectsEqualPrompts) {
+  const at::Tensor d = text_direction(torch::tensor({1.0f, 0.0f}), torch::tensor({0.0f, 1.0f}));
+  EXPECT_NEAR(d.norm().item<double>(), 1.0, 1e-6);
+  EXPECT_NEAR(d[0].item<double>(), std::sqrt(0.5), 1e-6);
+  EXPECT_EQ(error_text<core::Error>([&] { text_direction(torch::ones({2}), torch::ones({2})); }),
+            "edit: the target and neutral prompts have the same embedding; nothing to edit");
+}
+
+TEST(GlobalDirections, ComputesUnitRowsSkipsToRGBAndResumes) {
+  Generator generator = tiny_generator(1);
+  VLGuide guide = tiny_guide(1);
+  DirectionsConfig config;
+  config.images = 2;
+  config.stats_samples = 64;
+  config.batch = 32;
+  std::vector<DirectionTable> partials;
+  const DirectionTable full = compute_directions(*generator, guide, config, {},
+                                                 [&](const DirectionTable& t) { partials.push_back(t); });
+  const auto& layers = generator->style_layers();
+  ASSERT_EQ(partials.size(), layers.size());
+  EXPECT_TRUE(full.complete(layers.size()));
+  EXPECT_EQ(full.relevance.sizes(), (std::vector<int64_t>{200, guide.embed_dim()}));
+  for (size_t l = 0; l < layers.size(); ++l) {
+    at::Tensor rows = full.relevance.slice(0, full.offsets[l], full.offsets[l] + layers[l].channels);
+    at::Tensor norms = rows.norm(2, 1);
+    if (layers[l].torgb) {
+      EXPECT_EQ(norms.max().item<double>(), 0.0) << layers[l].name;
+    } else {
+      EXPECT_NEAR(norms.min().item<double>(), 1.0, 1e-4) << layers[l].name;
+    }
+    EXPECT_GT(full.std[l].min().item<double>(), 0.0);
+  }
+  // Resuming the table saved after layer 3 gives the same table as the uninterrupted run.
+  DirectionTable partial = partials[2];
+  partial.relevance = partial.relevance.clone();
+  partial.relevance.slice(0, full.offsets[3]).zero_();
+  const DirectionTable resumed = compute_directions(*generator, guide, config, partial);
+  EXPECT_LT((resumed.relevance - full.relevance).abs().max().item<double>(), 1e-5);
+  // Cancellation stops the work with Cancelled.
+  std::atomic<bool> cancel{true};
+  EXPECT_THROW(compute_directions(*generator, guide, config, {}, {}, {}, &cancel), Cancelled);
+}
+
+TEST(GlobalDirections, SaveLoadAndGeneratorCheck) {
+  test::TempDir dir;
+  Generator generator = tiny_generator(2);
+  VLGuide guide = tiny_guide(2);
+  DirectionsConfig config;
+  config.images = 1;
+  config.stats_samples = 16;
+  config.batch = 64;
+  const DirectionTable table = compute_directions(*generator, guide, config);
+  save_directions(dir / "d.safetensors", table);
+  const DirectionTable loaded = load_directions(dir / "d.safetensors", *generator);
+  EXPECT_TRUE(torch::equal(loaded.relevance, table.relevance));
+  EXPECT_EQ(loaded.offsets, table.offsets);
+  EXPECT_TRUE(torch::equal(loaded.std[3], table.std[3]));
+  GeneratorConfig other = generator_preset("stylegan2-tiny");
+  other.resolution = 32;
+  Generator bigger(other);
+  const std::string message = error_text<core::FormatError>([&] { load_directions(dir / "d.safetensors", *bigger); });
+  EXPECT_NE(message.find("computed for another generator geometry"), std::string::npos) << message;
+}
+
+TEST(EditOptimise, RaisesTextSimilarity) {
+  Generator generator = tiny_generator(3);
+  VLGuide guide = tiny_guide(3);
+  const at::Tensor text = guide.embed_text("a red shirt");
+  EXPECT_NEAR(text.norm().item<double>(), 1.0, 1e-5);
+  at::Tensor ws;
+  {
+    torch::NoGradGuard no_grad;
+    ws = generator->broadcast(generator->map(torch::randn({1, 32})));
+  }
+  EditOptimiseConfig config;
+  config.steps = 40;
+  config.l2_lambda = 0.0008;
+  int64_t last_step = 0;
+  const OptimiseResult result =
+      edit_optimise(*generator, guide, ws, text, config, [&](int64_t step, int64_t, double) { last_step = step; });
+  EXPECT_EQ(last_step, 40);
+  EXPECT_GT(result.similarity, result.start_similarity + 0.01)
+      << "start " << result.start_similarity << " end " << result.similarity;
+  EXPECT_EQ(error_text<core::Error>([&] { guide.embed_text("   "); }), "prompt: empty text");
+}
+
+TEST(Projector, ReconstructsAGeneratedImage) {
+  Generator generator = tiny_generator(4);
+  at::Tensor target, start;
+  {
+    torch::NoGradGuard no_grad;
+    target = generator->forward(torch::randn({1, 32}), 1.0, NoiseMode::Const);
+  }
+  InvertConfig config;
+  config.steps = 150;
+  config.vl_weight = 0;
+  config.w_avg_samples = 512;
+  config.noise_regularize = 1e3;
+  config.w_plus = true;
+  const InvertResult result = invert(*generator, nullptr, target[0], config);
+  {
+    torch::NoGradGuard no_grad;
+    start = generator->synthesize(generator->broadcast(generator->map(torch::randn({512, 32})).mean(0, true)), NoiseMode::None);
+  }
+  const double start_psnr = psnr(start, target);
+  EXPECT_GT(result.psnr, start_psnr + 3.0) << "w_avg image " << start_psnr << " dB, inverted " << result.psnr << " dB";
+  EXPECT_NEAR(result.psnr, psnr(result.image, target), 1e-6);
+  EXPECT_EQ(result.noise.size(), 5u);
+}
+
+TEST(SuperResolution, OutputsMatchTheInputWhenDownscaled) {
+  Generator generator = tiny_generator(5);
+  at::Tensor high;
+  {
+    torch::NoGradGuard no_grad;
+    high = generator->forward(torch::randn({1, 32}), 0.7).clamp(-0.9, 0.9);
+  }
+  const at::Tensor low = downscale(high, 4);
+  SRConfig config;
+  config.steps = 20;
+  config.candidates = 3;
+  config.fit_samples = 256;
+  const SRResult result = super_resolve(*generator, nullptr, low[0], 4, {}, config);
+  ASSERT_EQ(result.candidates.size(), 3u);
+  EXPECT_EQ(result.bicubic.sizes(), (std::vector<int64_t>{1, 3, 16, 16}));
+  for (size_t k = 0; k < result.candidates.size(); ++k) {
+    const SRCandidate& c = result.candidates[k];
+    EXPECT_EQ(c.image.sizes(), (std::vector<int64_t>{1, 3, 16, 16}));
+    EXPECT_LT((downscale(c.image, 4) - low).abs().max().item<double>(), 1e-5) << "candidate " << k;
+    if (k > 0) EXPECT_LE(result.candidates[k - 1].score, c.score);
+  }
+  EXPECT_EQ(error_text<core::Error>([&] { super_resolve(*generator, nullptr, torch::zeros({3, 8, 8}), 4, {}, config); }),
+            "sr: input has shape [3, 8, 8], expected [3, 4, 4] for ×4 with a 16-pixel generator");
+  EXPECT_EQ(error_text<core::Error>([&] { super_resolve(*generator, nullptr, low, 3, {}, config); }),
+            "sr: scale 3 does not divide the generator's resolution 16");
+}
+
+TEST(Pipeline, DerivesNeutralPrompts) {
+  EXPECT_EQ(derive_neutral("a red shirt"), "a shirt");
+  EXPECT_EQ(derive_neutral("A striped ankle boot."), "a boot");
+  EXPECT_EQ(derive_neutral("green sandal"), "sandal");
+  EXPECT_EQ(derive_neutral("the blue umbrella"), "the umbrella");
+  EXPECT_EQ(derive_neutral("a orange"), "an orange");
+}
+
+}  // namespace
+}  // namespace hdv::gen

@@ -1,0 +1,93 @@
+// hdvila-train directions: precomputes a generator's global-direction table with the VL model
+// (generation/directions.h; StyleCLIP's channel relevance in StyleSpace).
+//
+//   hdvila-train directions --generator G --vl-model V --out directions.safetensors [--images 100] [--resume]
+//
+// The table is written after every style layer (atomically), so an interrupted run continues with
+// --resume from the last finished layer. Progress counts measured channels.
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "core/assets.h"
+#include "core/config.h"
+#include "core/device.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/progress.h"
+#include "generation/directions.h"
+#include "generation/generator_checkpoint.h"
+#include "models/tokenizer.h"
+#include "models/vl_checkpoint.h"
+#include "training/command.h"
+
+namespace hdv::train {
+
+void add_directions_command(CLI::App& app, core::CommonOptions& common, Commands& commands) {
+  struct Options {
+    std::string generator, vl_model, out, vocab;
+    std::string python = core::default_python();
+    bool resume = false;
+    int64_t image_size = 0;
+    gen::DirectionsConfig config;
+  };
+  auto options = std::make_shared<Options>();
+  gen::DirectionsConfig& c = options->config;
+  CLI::App* sub = app.add_subcommand("directions", "Precompute a generator's global-direction table (StyleSpace channel relevance)");
+  sub->add_option("--generator", options->generator, "Generator checkpoint")->required();
+  sub->add_option("--vl-model", options->vl_model, "VL model checkpoint")->required();
+  sub->add_option("--out", options->out, "Output table (.safetensors; also the partial table --resume continues)")->required();
+  sub->add_option("--images", c.images, "Samples each channel is measured on")->check(core::positive_integer())->capture_default_str();
+  sub->add_option("--sigma", c.sigma, "Channel set to mean ± sigma·std")->check(core::positive_number())->capture_default_str();
+  sub->add_option("--psi", c.psi, "Truncation of the samples")->check(CLI::Range(0.01, 1.0))->capture_default_str();
+  sub->add_option("--stats-samples", c.stats_samples, "W samples behind the style statistics")
+      ->check(CLI::Range(int64_t{2}, int64_t{10'000'000}))
+      ->capture_default_str();
+  sub->add_option("--batch", c.batch, "Images per forward pass")->check(CLI::Range(int64_t{2}, int64_t{4096}))->capture_default_str();
+  sub->add_option("--seed", c.seed, "Seed of the samples")->check(core::non_negative_integer())->capture_default_str();
+  sub->add_option("--image-size", options->image_size, "Resize images to this size for the VL model (0 = as generated)")
+      ->check(core::non_negative_integer())
+      ->capture_default_str();
+  sub->add_option("--vocab", options->vocab, "WordPiece vocab.txt (default: beside the VL model, else the venv's MiniLM)");
+  sub->add_option("--python", options->python, "The venv's Python, to locate the default vocabulary")->capture_default_str();
+  sub->add_flag("--resume", options->resume, "Continue the partial table at --out");
+  commands.push_back({sub, [options, &common] {
+    core::apply_log_options(common);
+    const c10::Device device = core::apply_common_options(common);
+    gen::Generator generator = gen::load_generator(options->generator);
+    generator->to(device);
+    models::VLModel vl = models::load_vl_model(options->vl_model);
+    const std::filesystem::path vocab =
+        options->vocab.empty() ? gen::vocab_for_model(options->vl_model, options->python) : std::filesystem::path(options->vocab);
+    gen::VLGuideConfig guide_config;
+    guide_config.image_size = options->image_size;
+    gen::VLGuide guide(vl, models::Tokenizer(vocab), device, guide_config);
+    gen::DirectionTable partial;
+    std::error_code ec;
+    if (options->resume) {
+      if (!std::filesystem::exists(options->out, ec)) {
+        throw core::IoError(fmt::format("{}: no partial table to resume (drop --resume to start)", options->out));
+      }
+      partial = gen::load_directions(options->out, *generator);
+      if (core::config_to_json(partial.config) != core::config_to_json(options->config)) {
+        throw core::UsageError(fmt::format("--resume: {} was computed with {}, the flags say {}", options->out,
+                                           core::config_to_json(partial.config).dump(),
+                                           core::config_to_json(options->config).dump()));
+      }
+      core::log_info("resuming {} at layer {} of {}", options->out, partial.completed_layers, generator->style_layers().size());
+    } else if (std::filesystem::exists(options->out, ec)) {
+      throw core::IoError(fmt::format("{}: exists (pass --resume to continue it, or remove it)", options->out));
+    }
+    core::log_info("directions config: {}", core::config_to_json(options->config).dump());
+    core::ConsoleProgress progress("measuring channels", "channels");
+    gen::DirectionTable table = gen::compute_directions(
+        *generator, guide, options->config, std::move(partial),
+        [&](const gen::DirectionTable& t) { gen::save_directions(options->out, t); }, progress.callback());
+    progress.finish();
+    gen::save_directions(options->out, table);
+    std::printf("wrote %s: %lld channels × %lld\n", options->out.c_str(), static_cast<long long>(table.relevance.size(0)),
+                static_cast<long long>(table.relevance.size(1)));
+  }});
+}
+
+}  // namespace hdv::train
