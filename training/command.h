@@ -37,5 +37,7 @@ void add_directions_command(CLI::App& app, core::CommonOptions& common, Commands
 void add_pretrain_commands(CLI::App& app, core::CommonOptions& common, Commands& commands);
 // oracle (the attribute oracle, trained on SynthVid keyframes)
 void add_oracle_command(CLI::App& app, core::CommonOptions& common, Commands& commands);
+// gan, gan-fd (StyleGAN2 training, VL-FD)
+void add_gan_commands(CLI::App& app, core::CommonOptions& common, Commands& commands);
 
 }  // namespace hdv::train

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   train::add_synth_command(app, common, commands);
   train::add_pretrain_commands(app, common, commands);
   train::add_oracle_command(app, common, commands);
+  train::add_gan_commands(app, common, commands);
 #endif
   return core::run_cli(app, argc, argv, [&] {
     for (const train::Command& command : commands) {
