@@ -83,6 +83,36 @@ expect generate-wrong-kind 1 "^error: $work/oracle.safetensors: checkpoint kind 
   "$generate" --mode sample --seed 1 --out "$work/out" --generator "$work/oracle.safetensors"
 expect inspect-checkpoint 0 'checkpoint: kind oracle' -- "$train" inspect "$work/oracle.safetensors"
 
+# Real jobs with a small generator (the parity fixture's, written by the venv): a flag job, then a
+# batch whose failing jobs are recorded while the others still run.
+src=$(cd "$(dirname "$0")/../.." && pwd)
+"$python" "$src/tests/generation/make_generator_fixture.py" --out "$work/gen" >/dev/null
+gen="$work/gen/generator.safetensors"
+expect generate-sample-flags 0 '1 job\(s\), 0 failed' -- "$generate" --mode sample --seed 3 --generator "$gen" --out "$work/sample"
+if [[ -f $work/sample/output.png ]] && grep -q '"ok":true' "$work/sample/results.jsonl"; then
+  echo "ok   generate-sample-files"; passes=$((passes + 1))
+else
+  echo "FAIL generate-sample-files: no output.png or ok result"; failures=$((failures + 1))
+fi
+printf 'not a png' > "$work/corrupt.png"
+printf '%s\n' '{"mode": "sample", "seed": 1, "output": "first"}' \
+  "{\"mode\": \"sr\", \"input\": \"$work/absent.png\", \"scale\": 4}" \
+  "{\"mode\": \"invert\", \"input\": \"$work/corrupt.png\", \"steps\": 2}" \
+  '{"mode": "sample", "seed": 2, "output": "last"}' > "$work/batch.jsonl"
+out=$("$generate" --jobs "$work/batch.jsonl" --generator "$gen" --out "$work/batch" 2>&1); rc=$?
+results="$work/batch/results.jsonl"
+if [[ $rc -eq 1 ]] && [[ -f $work/batch/first.png ]] && [[ -f $work/batch/last.png ]] && [[ $(wc -l <"$results") -eq 4 ]] &&
+   grep -q "\"job\":\"$work/batch.jsonl:2\".*\"error\":\"$work/absent.png: no such file" "$results" &&
+   grep -q "\"job\":\"$work/batch.jsonl:3\".*\"error\":\"$work/corrupt.png: cannot decode image" "$results" &&
+   grep -q '4 job(s), 2 failed' <<<"$out"; then
+  echo "ok   generate-batch-records-failures"; passes=$((passes + 1))
+else
+  echo "FAIL generate-batch-records-failures: exit $rc"; echo "$out" | head -20 | sed 's/^/    /'
+  cat "$results" 2>/dev/null | sed 's/^/    /'; failures=$((failures + 1))
+fi
+expect generate-edit-needs-vl 1 "^error: .*vl-model.safetensors: the bundled default VL model is not there; pass --vl-model PATH" -- \
+  env HDV_ASSETS="$work/no-assets" "$generate" --mode edit --seed 1 --prompt "a red shirt" --generator "$gen" --out "$work/edit"
+
 # --device cuda without a GPU is an error, not a fall-back.
 if ! nvidia-smi -L >/dev/null 2>&1; then
   expect generate-cuda-absent 1 '^error: --device cuda: no CUDA device is visible' -- \
