@@ -204,6 +204,10 @@ int run(Options& options, const CLI::App& app) {
   }
   pipeline_options.require_vl = needs_text;
   gen::Pipeline pipeline(pipeline_options);
+  core::log_info("models: generator {}; VL model {}; directions {}; oracle {}", pipeline.generator_path().string(),
+                 pipeline.has_vl_model() ? pipeline.vl_model_path().string() : "none",
+                 pipeline.has_directions() ? pipeline.directions_path().string() : "none",
+                 pipeline.has_oracle() ? pipeline.oracle_path().string() : "none");
   fs::create_directories(options.out_dir);
 
   core::Json results = core::Json::array();

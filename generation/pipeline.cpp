@@ -77,7 +77,7 @@ Pipeline::Pipeline(const PipelineOptions& options) : state_(std::make_unique<Sta
   }
   s.generator = load_generator(s.generator_path);
   s.generator->to(s.device);
-  core::log_info("generator {} ({}×{} px)", s.generator_path.string(), s.generator->config().resolution,
+  core::log_debug("generator {} ({}×{} px)", s.generator_path.string(), s.generator->config().resolution,
                  s.generator->config().resolution);
 
   s.vl_model_path = options.vl_model.empty() ? core::default_model_path("vl-model.safetensors") : options.vl_model;
@@ -86,7 +86,7 @@ Pipeline::Pipeline(const PipelineOptions& options) : state_(std::make_unique<Sta
     const fs::path vocab = options.vocab.empty() ? vocab_for_model(s.vl_model_path, options.python) : options.vocab;
     models::Tokenizer tokenizer(vocab);
     s.guide = std::make_unique<VLGuide>(model, tokenizer, s.device);
-    core::log_info("VL model {} (vocabulary {})", s.vl_model_path.string(), vocab.string());
+    core::log_debug("VL model {} (vocabulary {})", s.vl_model_path.string(), vocab.string());
   } else if (options.require_vl) {
     throw core::IoError(fmt::format("{}: the bundled default VL model is not there; pass --vl-model PATH",
                                     s.vl_model_path.string()));
