@@ -74,7 +74,11 @@ TEST(OracleTrainer, LearnsColourAndSizeOnAHeldOutSplit) {
   EXPECT_LT(epochs.back().loss, 0.7 * epochs.front().loss);
   EXPECT_FALSE(oracle->is_training());
 
-  const std::map<std::string, double> accuracy = evaluate_oracle(*oracle, val, torch::kCPU);
+  const OracleEvaluation evaluation = evaluate_oracle(*oracle, val, torch::kCPU);
+  const std::map<std::string, double>& accuracy = evaluation.accuracy;
+  EXPECT_EQ(evaluation.images, 64);
+  EXPECT_GT(evaluation.one_object_images, 0);
+  EXPECT_LT(evaluation.one_object_images, 64);
   // Chance: colour 1/8, size 1/3 (measured on this machine: colour 0.81, size 0.61 with 4 heads).
   EXPECT_GE(accuracy.at("colour"), 0.6) << "size " << accuracy.at("size") << ", class " << accuracy.at("class");
   EXPECT_GE(accuracy.at("size"), 0.45);
