@@ -48,7 +48,7 @@ struct OracleAttribute {
 
 struct OracleConfig {
   int64_t resolution = 64;  // input height = width after the internal resize, pixels (>= 2^stages)
-  int64_t width = 32;       // channels of the first stage; stage k has width·2^k
+  int64_t width = 16;       // channels of the first stage; stage k has width·2^k
   int64_t stages = 4;       // conv + pool stages (each halves the resolution)
   int64_t convs_per_stage = 1;  // conv + BatchNorm + ReLU layers per stage, before its pooling
   std::vector<OracleAttribute> attributes;  // heads, in this order (from the training data)

@@ -28,9 +28,9 @@ namespace hdv::train {
 inline const std::vector<std::string> kOracleAttributes = {"class", "colour", "texture", "size"};
 
 struct OracleTrainConfig {
-  int64_t epochs = 20;    // passes over the training images
+  int64_t epochs = 5;     // passes over the training images
   int64_t batch = 64;     // images per optimiser step
-  double lr = 1e-3;       // peak Adam learning rate (cosine decay to lr/10 by the last step)
+  double lr = 2e-3;       // peak Adam learning rate (cosine decay to lr/10 by the last step)
   int64_t max_shift = 4;  // augmentation: random translation of up to this many pixels (0 = off)
   bool hflip = true;      // augmentation: random horizontal mirror
   int64_t seed = 0;       // initialisation, shuffling and augmentation
