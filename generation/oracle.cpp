@@ -37,6 +37,7 @@ void OracleConfig::validate() const {
   auto fail = [](const std::string& problem) { throw core::ConfigError("oracle config: " + problem); };
   if (stages < 1 || stages > 8) fail(fmt::format("stages={} must be in 1..8", stages));
   if (width < 1 || width > 1024) fail(fmt::format("width={} must be in 1..1024", width));
+  if (convs_per_stage < 1 || convs_per_stage > 4) fail(fmt::format("convs_per_stage={} must be in 1..4", convs_per_stage));
   if (resolution < (int64_t{1} << stages) || resolution > 4096) {
     fail(fmt::format("resolution={} must be in {}..4096 (each of the {} stages halves it)", resolution,
                      int64_t{1} << stages, stages));
@@ -71,9 +72,11 @@ AttributeOracleImpl::AttributeOracleImpl(const OracleConfig& config) : config_(c
   int64_t in = 3;
   int64_t out = config_.width;
   for (int64_t s = 0; s < config_.stages; ++s) {
-    stack->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1).bias(false)));
-    stack->push_back(torch::nn::BatchNorm2d(out));
-    stack->push_back(torch::nn::ReLU());
+    for (int64_t c = 0; c < config_.convs_per_stage; ++c) {
+      stack->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(c == 0 ? in : out, out, 3).padding(1).bias(false)));
+      stack->push_back(torch::nn::BatchNorm2d(out));
+      stack->push_back(torch::nn::ReLU());
+    }
     stack->push_back(torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(2)));
     in = out;
     out *= 2;
@@ -81,13 +84,13 @@ AttributeOracleImpl::AttributeOracleImpl(const OracleConfig& config) : config_(c
   features = register_module("features", stack);
   torch::nn::ModuleDict dict;
   for (const OracleAttribute& a : config_.attributes) {
-    dict->update({{a.name, std::make_shared<torch::nn::LinearImpl>(in, static_cast<int64_t>(a.values.size()))}});
+    dict->update({{a.name, std::make_shared<torch::nn::LinearImpl>(2 * in, static_cast<int64_t>(a.values.size()))}});
   }
   heads = register_module("heads", dict);
 }
 
 std::map<std::string, at::Tensor> AttributeOracleImpl::forward(const at::Tensor& images) {
-  // images: [B, 3, H, W] -> x: [B, 3, R, R] -> features [B, C, R/2^S, R/2^S] -> pooled [B, C]
+  // images: [B, 3, H, W] -> x: [B, 3, R, R] -> features [B, C, R/2^S, R/2^S] -> pooled [B, 2C]
   if (images.dim() != 4 || images.size(1) != 3) {
     throw core::Error(fmt::format("oracle input: got shape {}, expected [B, 3, H, W]", core::shape_text(images.sizes())));
   }
@@ -99,7 +102,8 @@ std::map<std::string, at::Tensor> AttributeOracleImpl::forward(const at::Tensor&
     x = shrink ? F::interpolate(x, options.mode(torch::kArea))
                : F::interpolate(x, options.mode(torch::kBilinear).align_corners(false));
   }
-  at::Tensor pooled = features->forward(x).mean({2, 3});
+  const at::Tensor map = features->forward(x);
+  const at::Tensor pooled = torch::cat({map.mean({2, 3}), map.amax({2, 3})}, 1);
   std::map<std::string, at::Tensor> logits;
   for (const auto& item : heads->items()) {
     logits[item.first] = item.second->as<torch::nn::Linear>()->forward(pooled);  // [B, values]

@@ -2,8 +2,10 @@
 // attributes (SynthVid: class, colour, texture, size) from an image. It only *scores* edits and
 // super-resolution results; nothing is ever trained or steered through it.
 //
-// Architecture: `stages` blocks of conv 3×3 → BatchNorm → ReLU → max-pool 2×2 (width doubling
-// per stage from `width`), global average pooling, then one linear head per attribute. Input
+// Architecture: `stages` blocks of `convs_per_stage` × (conv 3×3 → BatchNorm → ReLU), then
+// max-pool 2×2 (width doubling per stage from `width`); global average and global max pooling,
+// concatenated (the max keeps a small object's features from being averaged away by the
+// background); then one linear head per attribute. Input
 // images of any size are first brought to `resolution` (area averaging when shrinking, as the
 // training images were, bilinear when enlarging), so a 128×128 generator output is read the way
 // the 64×64 training images were made from 128×128 SynthVid frames.
@@ -46,16 +48,18 @@ struct OracleAttribute {
 
 struct OracleConfig {
   int64_t resolution = 64;  // input height = width after the internal resize, pixels (>= 2^stages)
-  int64_t width = 32;       // channels of the first stage; stage k has width·2^k
+  int64_t width = 16;       // channels of the first stage; stage k has width·2^k
   int64_t stages = 4;       // conv + pool stages (each halves the resolution)
+  int64_t convs_per_stage = 1;  // conv + BatchNorm + ReLU layers per stage, before its pooling
   std::vector<OracleAttribute> attributes;  // heads, in this order (from the training data)
-  core::Json accuracy = core::Json::object();  // held-out top-1 accuracy per attribute, 0..1 ({} = not measured)
+  core::Json accuracy = core::Json::object();  // held-out top-1 accuracies as training measured them ({} = not measured)
 
   template <class V>
   void fields(V& v) {
     v("resolution", resolution);
     v("width", width);
     v("stages", stages);
+    v("convs_per_stage", convs_per_stage);
     v("attributes", attributes);
     v("accuracy", accuracy);
   }
@@ -85,8 +89,8 @@ class AttributeOracleImpl : public torch::nn::Module {
   const OracleConfig& config() const { return config_; }
   OracleConfig& mutable_config() { return config_; }  // e.g. to record accuracies before saving
 
-  torch::nn::Sequential features{nullptr};  // "features.<i>": conv, bn, relu, pool per stage
-  torch::nn::ModuleDict heads{nullptr};     // "heads.<attribute>": Linear(width·2^(stages-1), values)
+  torch::nn::Sequential features{nullptr};  // "features.<i>": (conv, bn, relu) × convs_per_stage, pool per stage
+  torch::nn::ModuleDict heads{nullptr};     // "heads.<attribute>": Linear(2·width·2^(stages-1), values)
 
  private:
   OracleConfig config_;

@@ -31,6 +31,7 @@ struct OracleOptions {
   std::string split = "train";
   std::string val_split = "val";
   std::string json;
+  std::string evaluate;
   int64_t frames_per_clip = 4;
   int64_t limit = 0;
   bool dry_run = false;
@@ -78,6 +79,18 @@ LabelledImages load_split(const OracleOptions& options, const std::string& split
   return images;
 }
 
+// The held-out table: top-1 per attribute on all images and on one-object images, with chance.
+void print_evaluation(const gen::OracleConfig& config, const OracleEvaluation& evaluation, const std::string& split) {
+  std::printf("held-out accuracy on %s (%lld images, %lld with one object):\n", split.c_str(),
+              static_cast<long long>(evaluation.images), static_cast<long long>(evaluation.one_object_images));
+  std::printf("  %-10s %8s %11s %8s %7s\n", "attribute", "top-1", "one object", "chance", "values");
+  for (const gen::OracleAttribute& a : config.attributes) {
+    std::printf("  %-10s %7.1f%% %10.1f%% %7.1f%% %7zu\n", a.name.c_str(), 100 * evaluation.accuracy.at(a.name),
+                100 * evaluation.one_object_accuracy.at(a.name), 100.0 / double(a.values.size()), a.values.size());
+  }
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 void add_oracle_command(CLI::App& app, core::CommonOptions& common, Commands& commands) {
@@ -85,7 +98,8 @@ void add_oracle_command(CLI::App& app, core::CommonOptions& common, Commands& co
   OracleOptions& o = *options;
   CLI::App* sub = app.add_subcommand("oracle", "Train the attribute oracle (class, colour, texture, size) on SynthVid keyframes");
   sub->add_option("--data", o.data, "SynthVid folder (written by `hdvila-train synth`)")->required();
-  sub->add_option("--out", o.out, "Oracle checkpoint to write (kind \"oracle\")")->required();
+  sub->add_option("--out", o.out, "Oracle checkpoint to write (kind \"oracle\"); required unless --evaluate");
+  sub->add_option("--evaluate", o.evaluate, "Only evaluate this oracle checkpoint on --val-split (no training)");
   sub->add_option("--split", o.split, "Training split")->capture_default_str();
   sub->add_option("--val-split", o.val_split, "Held-out split for the accuracy table")->capture_default_str();
   sub->add_option("--resolution", o.model.resolution, "Oracle input resolution (images are resized to it)")
@@ -93,6 +107,9 @@ void add_oracle_command(CLI::App& app, core::CommonOptions& common, Commands& co
       ->capture_default_str();
   sub->add_option("--width", o.model.width, "Channels of the first conv stage (doubling per stage)")
       ->check(core::positive_integer())
+      ->capture_default_str();
+  sub->add_option("--convs-per-stage", o.model.convs_per_stage, "Conv + BatchNorm + ReLU layers per stage (1..4)")
+      ->check(CLI::Range(int64_t{1}, int64_t{4}))
       ->capture_default_str();
   sub->add_option("--epochs", o.train.epochs, "Passes over the training images")->check(core::positive_integer())->capture_default_str();
   sub->add_option("--batch", o.train.batch, "Images per optimiser step")->check(core::positive_integer())->capture_default_str();
@@ -119,12 +136,13 @@ void add_oracle_command(CLI::App& app, core::CommonOptions& common, Commands& co
       try {
         probe.validate();
       } catch (const core::ConfigError& e) {
-        throw core::UsageError(fmt::format("--resolution/--width: {}", e.what()));
+        throw core::UsageError(fmt::format("--resolution/--width/--convs-per-stage: {}", e.what()));
       }
     }
     core::Json settings = {{"data", o.data}, {"out", o.out}, {"split", o.split}, {"val_split", o.val_split},
                            {"frames_per_clip", o.frames_per_clip}, {"limit", o.limit},
                            {"model", core::config_to_json(o.model)}, {"train", core::config_to_json(o.train)}};
+    if (o.evaluate.empty() && o.out.empty()) throw core::UsageError("--out: required (or --evaluate CKPT)");
     if (o.dry_run) {
       std::printf("%s\n", settings.dump(2).c_str());
       return;
@@ -134,6 +152,33 @@ void add_oracle_command(CLI::App& app, core::CommonOptions& common, Commands& co
       throw core::IoError(fmt::format("{}: no such folder (expected a SynthVid folder written by `hdvila-train synth`)", o.data));
     }
     const auto start = std::chrono::steady_clock::now();
+    auto write_json = [&](const OracleEvaluation& evaluation, int64_t train_images, int64_t steps) {
+      if (o.json.empty()) return;
+      core::Json out = evaluation.to_json();
+      out["checkpoint"] = o.evaluate.empty() ? o.out : o.evaluate;
+      out["data"] = o.data;
+      out["val_split"] = o.val_split;
+      if (o.evaluate.empty()) {
+        out["split"] = o.split;
+        out["train_images"] = train_images;
+        out["steps"] = steps;
+      }
+      out["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      core::write_json_file(o.json, out);
+    };
+
+    if (!o.evaluate.empty()) {
+      gen::AttributeOracle oracle = gen::load_oracle(o.evaluate);
+      oracle->to(device);
+      OracleOptions resolved = o;
+      resolved.model.resolution = oracle->config().resolution;
+      const LabelledImages val = load_split(resolved, o.val_split, common.threads);
+      const OracleEvaluation evaluation = evaluate_oracle(*oracle, val, device);
+      print_evaluation(oracle->config(), evaluation, o.val_split);
+      write_json(evaluation, 0, 0);
+      return;
+    }
+
     const LabelledImages train = load_split(o, o.split, common.threads);
     const LabelledImages val = load_split(o, o.val_split, common.threads);
     gen::OracleConfig model = o.model;
@@ -153,33 +198,15 @@ void add_oracle_command(CLI::App& app, core::CommonOptions& common, Commands& co
         },
         &steps);
 
-    const std::map<std::string, double> accuracy = evaluate_oracle(*oracle, val, device);
-    std::printf("held-out accuracy on %s (%lld images):\n", o.val_split.c_str(), static_cast<long long>(val.size()));
-    std::printf("  %-10s %8s %8s %7s\n", "attribute", "top-1", "chance", "values");
-    core::Json json_accuracy = core::Json::object();
-    for (const gen::OracleAttribute& a : oracle->config().attributes) {
-      const double value = accuracy.at(a.name);
-      json_accuracy[a.name] = value;
-      std::printf("  %-10s %7.1f%% %7.1f%% %7zu\n", a.name.c_str(), 100 * value, 100.0 / double(a.values.size()),
-                  a.values.size());
-    }
-    oracle->mutable_config().accuracy = json_accuracy;
+    const OracleEvaluation evaluation = evaluate_oracle(*oracle, val, device);
+    print_evaluation(oracle->config(), evaluation, o.val_split);
+    oracle->mutable_config().accuracy = evaluation.to_json();
+    oracle->mutable_config().accuracy["split"] = o.val_split;
     oracle->to(torch::kCPU);
     gen::save_oracle(o.out, *oracle, steps);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    core::log_info("oracle: wrote {} ({} steps, {:.0f} s)", o.out, steps, seconds);
-    if (!o.json.empty()) {
-      core::Json out = {{"checkpoint", o.out},
-                        {"data", o.data},
-                        {"split", o.split},
-                        {"val_split", o.val_split},
-                        {"train_images", train.size()},
-                        {"val_images", val.size()},
-                        {"steps", steps},
-                        {"seconds", seconds},
-                        {"accuracy", json_accuracy}};
-      core::write_json_file(o.json, out);
-    }
+    core::log_info("oracle: wrote {} ({} steps, {:.0f} s)", o.out, steps,
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    write_json(evaluation, train.size(), steps);
   }});
 }
 

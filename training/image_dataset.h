@@ -5,6 +5,9 @@
 // DIR/<split>/video_clips/<video_id>/<clip_id> (frames_per_clip frames spread evenly over the
 // clip, the middle one when 1) and resized to `resolution` when the video's size differs
 // (write SynthVid with `synth --size 128` to keep the 4-pixel textures exact).
+// Decoding runs on `jobs` threads into per-item slots, so the order (sorted paths, labels.jsonl
+// order, IDX order) is the same for any thread count; an unreadable file or clip is logged as a
+// warning, counted in `skipped` and left out, up to 1 % of the items.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -23,7 +26,8 @@ struct ImageSourceOptions {
   std::string kind = "auto";     // "folder", "synthvid", "fashion-mnist" or "auto" (from the path)
   std::filesystem::path path;    // image folder, SynthVid root, or the Fashion-MNIST IDX folder
   std::string split = "train";   // SynthVid split; Fashion-MNIST: "train" (60k) or "test" (10k)
-  int64_t resolution = 128;      // images are resized (area) to resolution × resolution
+  int64_t resolution = 128;      // images are resized (area) to resolution × resolution (a non-square
+                                 // image is centre-cropped to a square first; enlarging is bilinear)
   int64_t frames_per_clip = 1;   // SynthVid: frames taken from each clip
   int64_t limit = 0;             // keep at most this many images (0 = all)
   int64_t jobs = 0;              // decoding threads (0 = hardware threads)

@@ -150,8 +150,16 @@ gen::AttributeOracle train_oracle(const LabelledImages& images, const gen::Oracl
   return oracle;
 }
 
-std::map<std::string, double> evaluate_oracle(gen::AttributeOracleImpl& oracle, const LabelledImages& images,
-                                              c10::Device device, int64_t batch, const core::ProgressCallback& progress) {
+core::Json OracleEvaluation::to_json() const {
+  core::Json all = core::Json::object();
+  core::Json one = core::Json::object();
+  for (const auto& [name, value] : accuracy) all[name] = value;
+  for (const auto& [name, value] : one_object_accuracy) one[name] = value;
+  return {{"all", all}, {"one_object", one}, {"images", images}, {"one_object_images", one_object_images}};
+}
+
+OracleEvaluation evaluate_oracle(gen::AttributeOracleImpl& oracle, const LabelledImages& images, c10::Device device,
+                                 int64_t batch, const core::ProgressCallback& progress) {
   if (images.size() == 0) throw core::Error("oracle evaluation: no images");
   if (batch < 1) throw core::Error(fmt::format("oracle evaluation: batch={} must be >= 1", batch));
   torch::NoGradGuard no_grad;
@@ -159,26 +167,38 @@ std::map<std::string, double> evaluate_oracle(gen::AttributeOracleImpl& oracle, 
   oracle.eval();
   const std::vector<at::Tensor> targets = attribute_targets(images, oracle.config());
   const std::vector<gen::OracleAttribute>& attributes = oracle.config().attributes;
-  std::vector<int64_t> correct(attributes.size(), 0);
   const int64_t n = images.size();
+  std::vector<uint8_t> one(static_cast<size_t>(n));
+  for (size_t i = 0; i < one.size(); ++i) one[i] = images.labels[i]["objects"].size() == 1 ? 1 : 0;
+  const at::Tensor one_object = torch::tensor(std::vector<int64_t>(one.begin(), one.end()), torch::kLong).to(torch::kBool);
+  std::vector<int64_t> correct(attributes.size(), 0);
+  std::vector<int64_t> correct_one(attributes.size(), 0);
   const auto start = std::chrono::steady_clock::now();
   for (int64_t first = 0; first < n; first += batch) {
     const int64_t count = std::min(batch, n - first);
     std::vector<int64_t> indices(static_cast<size_t>(count));
     for (int64_t i = 0; i < count; ++i) indices[static_cast<size_t>(i)] = first + i;
     const std::map<std::string, at::Tensor> logits = oracle.forward(image_batch(images, indices).to(device));
+    const at::Tensor single = one_object.narrow(0, first, count);
     for (size_t a = 0; a < attributes.size(); ++a) {
-      const at::Tensor target = targets[a].narrow(0, first, count).to(device);
-      correct[a] += logits.at(attributes[a].name).argmax(1).eq(target).sum().item<int64_t>();
+      const at::Tensor right = logits.at(attributes[a].name).argmax(1).cpu().eq(targets[a].narrow(0, first, count));
+      correct[a] += right.sum().item<int64_t>();
+      correct_one[a] += right.logical_and(single).sum().item<int64_t>();
     }
     if (progress) {
       progress(first + count, n, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
   }
   oracle.train(was_training);
-  std::map<std::string, double> accuracy;
-  for (size_t a = 0; a < attributes.size(); ++a) accuracy[attributes[a].name] = double(correct[a]) / double(n);
-  return accuracy;
+  OracleEvaluation result;
+  result.images = n;
+  result.one_object_images = one_object.sum().item<int64_t>();
+  for (size_t a = 0; a < attributes.size(); ++a) {
+    result.accuracy[attributes[a].name] = double(correct[a]) / double(n);
+    result.one_object_accuracy[attributes[a].name] =
+        result.one_object_images > 0 ? double(correct_one[a]) / double(result.one_object_images) : 0.0;
+  }
+  return result;
 }
 
 }  // namespace hdv::train

@@ -225,6 +225,17 @@ if [[ ${HDV_VIDEO:-ON} == ON ]]; then
   [[ -f $work/eval.json ]] && grep -q '"R@10"' "$work/eval.json" || { echo "FAIL eval: no JSON written"; failures=$((failures + 1)); }
   expect eval-wrong-kind 1 "^error: $work/oracle.safetensors: checkpoint kind is \"oracle\", expected \"vl-model\"" -- \
     "$train" eval --model "$work/oracle.safetensors" --data "$work/sv" --python "$python"
+
+  # The attribute oracle on the same clips (the test split stands in for val).
+  orc=(oracle --data "$work/sv" --val-split test --resolution 32 --width 4 --frames-per-clip 1 --threads 1 --quiet)
+  expect oracle-bad-epochs 2 '^error: --epochs: expected integer > 0, got "0"' -- "$train" "${orc[@]}" --out "$work/o.st" --epochs 0
+  expect oracle-needs-out 2 '^error: --out: required' -- "$train" oracle --data "$work/sv"
+  expect oracle-missing-data 1 "^error: $work/none: no such folder" -- "$train" oracle --data "$work/none" --out "$work/o.st" --quiet
+  expect oracle-missing-split 1 "^error: $work/sv/val/labels.jsonl: no such file" -- \
+    "$train" oracle --data "$work/sv" --out "$work/o.st" --quiet
+  expect oracle 0 'colour +[0-9.]+% +[0-9.]+% +12\.5% +8' -- "$train" "${orc[@]}" --out "$work/o.st" --epochs 1 --json "$work/o.json"
+  [[ -f $work/o.json ]] && grep -q '"colour"' "$work/o.json" || { echo "FAIL oracle: no JSON written"; failures=$((failures + 1)); }
+  expect oracle-inspect 0 'checkpoint: kind oracle' -- "$train" inspect "$work/o.st"
 fi
 
 echo "$passes passed, $failures failed"

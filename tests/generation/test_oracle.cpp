@@ -41,7 +41,7 @@ TEST(Oracle, ForwardGivesLogitsPerAttributeForAnyInputSize) {
   auto params = oracle->named_parameters();
   EXPECT_TRUE(params.contains("features.0.weight"));
   EXPECT_TRUE(params.contains("heads.colour.weight"));
-  EXPECT_EQ(params["heads.colour.weight"].sizes(), (std::vector<int64_t>{3, 16}));  // width 4 * 2^2
+  EXPECT_EQ(params["heads.colour.weight"].sizes(), (std::vector<int64_t>{3, 32}));  // avg + max of width 4 * 2^2
   HDV_EXPECT_THROW_MSG(oracle->forward(torch::zeros({2, 1, 16, 16})), core::Error,
                        "oracle input: got shape [2, 1, 16, 16], expected [B, 3, H, W]");
 }
@@ -138,7 +138,7 @@ TEST(Oracle, LoadRejectsTensorsThatDoNotFitTheConfig) {
   core::save_checkpoint(dir / "bad.safetensors", tensors, info);
   const std::string message = test::error_text<core::FormatError>([&] { load_oracle(dir / "bad.safetensors"); });
   EXPECT_NE(message.find((dir / "bad.safetensors").string()), std::string::npos) << message;
-  EXPECT_NE(message.find("\"heads.colour.weight\" has shape [3, 16], expected [4, 16]"), std::string::npos) << message;
+  EXPECT_NE(message.find("\"heads.colour.weight\" has shape [3, 32], expected [4, 32]"), std::string::npos) << message;
 
   info.config["widht"] = 8;  // a misspelt key
   core::save_checkpoint(dir / "typo.safetensors", tensors, info);
