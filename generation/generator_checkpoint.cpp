@@ -29,15 +29,7 @@ void save_generator(const std::filesystem::path& path, GeneratorImpl& generator,
 
 Generator load_generator(const std::filesystem::path& path) {
   const core::Checkpoint checkpoint = core::Checkpoint::load(path, kGeneratorKind);
-  const std::string source = path.string() + " config";
-  GeneratorConfig config;
-  core::config_from_json(checkpoint.info().config, config, source);
-  try {
-    config.validate();
-  } catch (const core::ConfigError& e) {
-    throw core::ConfigError(fmt::format("{}: {}", source, e.what()));
-  }
-  Generator generator(config);
+  Generator generator(models::checkpoint_config<GeneratorConfig>(checkpoint, path));
   models::load_module_tensors(checkpoint, *generator, path);
   generator->eval();
   return generator;

@@ -11,27 +11,11 @@
 #include "core/checkpoint.h"
 #include "core/error.h"
 #include "core/shape_text.h"
+#include "models/module_state.h"
 
 namespace hdv::gen {
 namespace fs = std::filesystem;
 namespace F = torch::nn::functional;
-namespace {
-
-// Parameters, then buffers, by module name: what a checkpoint stores.
-core::NamedTensors oracle_tensors(torch::nn::Module& module) {
-  core::NamedTensors tensors;
-  for (auto& item : module.named_parameters(/*recurse=*/true)) tensors.emplace_back(item.key(), item.value().detach());
-  for (auto& item : module.named_buffers(/*recurse=*/true)) tensors.emplace_back(item.key(), item.value().detach());
-  return tensors;
-}
-
-core::ExpectedShapes expected_shapes(const core::NamedTensors& tensors) {
-  core::ExpectedShapes shapes;
-  for (const auto& [name, tensor] : tensors) shapes.emplace_back(name, tensor.sizes().vec());
-  return shapes;
-}
-
-}  // namespace
 
 void OracleConfig::validate() const {
   auto fail = [](const std::string& problem) { throw core::ConfigError("oracle config: " + problem); };
@@ -132,37 +116,13 @@ void save_oracle(const fs::path& path, AttributeOracleImpl& oracle, int64_t step
   info.kind = kOracleKind;
   info.config = core::config_to_json(oracle.config());
   info.step = step;
-  core::save_checkpoint(path, oracle_tensors(oracle), info);
+  core::save_checkpoint(path, models::module_tensors(oracle), info);
 }
 
 AttributeOracle load_oracle(const fs::path& path) {
   const core::Checkpoint checkpoint = core::Checkpoint::load(path, kOracleKind);
-  const std::string source = path.string() + " config";
-  OracleConfig config;
-  core::config_from_json(checkpoint.info().config, config, source);
-  try {
-    config.validate();
-  } catch (const core::ConfigError& e) {
-    throw core::ConfigError(fmt::format("{}: {}", source, e.what()));
-  }
-  AttributeOracle oracle(config);
-  const core::NamedTensors state = oracle_tensors(*oracle);
-  checkpoint.check_tensors(expected_shapes(state));
-  // Shapes agree; a tensor whose kind (floating vs integer) differs is still the wrong file.
-  std::vector<std::string> problems;
-  for (const auto& [name, tensor] : state) {
-    const core::TensorEntry& entry = checkpoint.file().entry(name);
-    if (c10::isFloatingType(core::to_scalar_type(entry.dtype)) != tensor.is_floating_point()) {
-      problems.push_back(fmt::format("\"{}\" has dtype {}, expected {}", name, core::dtype_name(entry.dtype),
-                                     c10::toString(tensor.scalar_type())));
-    }
-  }
-  if (!problems.empty()) {
-    throw core::FormatError(fmt::format("{}: {} tensor{} of the wrong type: {}", path.string(), problems.size(),
-                                        problems.size() == 1 ? "" : "s", fmt::join(problems, "; ")));
-  }
-  torch::NoGradGuard no_grad;
-  for (const auto& [name, tensor] : state) tensor.copy_(checkpoint.tensor(name));  // converts fp16/bf16
+  AttributeOracle oracle(models::checkpoint_config<OracleConfig>(checkpoint, path));
+  models::load_module_tensors(checkpoint, *oracle, path);
   oracle->eval();
   return oracle;
 }

@@ -10,7 +10,13 @@
 
 #include <filesystem>
 
+#include <fmt/format.h>
+
+#include <string>
+
 #include "core/checkpoint.h"
+#include "core/config.h"
+#include "core/error.h"
 
 namespace hdv::models {
 
@@ -23,5 +29,20 @@ core::ExpectedShapes expected_shapes(torch::nn::Module& module);
 // Checks `checkpoint` against `module` and copies every tensor in. `path` names the file in errors.
 void load_module_tensors(const core::Checkpoint& checkpoint, torch::nn::Module& module,
                          const std::filesystem::path& path);
+
+// The model config stored in a checkpoint (info.config), read strictly and validated; errors name
+// "<path> config".
+template <core::ConfigStruct T>
+T checkpoint_config(const core::Checkpoint& checkpoint, const std::filesystem::path& path) {
+  const std::string source = path.string() + " config";
+  T config;
+  core::config_from_json(checkpoint.info().config, config, source);
+  try {
+    config.validate();
+  } catch (const core::ConfigError& e) {
+    throw core::ConfigError(fmt::format("{}: {}", source, e.what()));
+  }
+  return config;
+}
 
 }  // namespace hdv::models

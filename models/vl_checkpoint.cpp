@@ -64,15 +64,7 @@ void save_vl_model(const fs::path& path, VLModelImpl& model, const std::string& 
 
 VLModel load_vl_model(const fs::path& path) {
   const core::Checkpoint checkpoint = core::Checkpoint::load(path, kVLModelKind);
-  const std::string source = path.string() + " config";
-  VLConfig config;
-  core::config_from_json(checkpoint.info().config, config, source);
-  try {
-    config.validate();
-  } catch (const core::ConfigError& e) {
-    throw core::ConfigError(fmt::format("{}: {}", source, e.what()));
-  }
-  VLModel model(config);
+  VLModel model(checkpoint_config<VLConfig>(checkpoint, path));
   load_module_tensors(checkpoint, *model, path);
   model->eval();
   return model;
