@@ -16,7 +16,7 @@
 namespace hdv::app {
 
 struct HistoryEntry {
-  std::string label;         // what made it: "sample seed 3", "edit \"a red shirt\" α 4.1 β 0.15"
+  std::string label;         // what made it: "sample seed 3 psi 0.70", "edit \"a red shirt\" ... alpha 4.10 beta 0.150"
   at::Tensor image;          // [3, H, W] in [-1, 1], CPU
   gen::Latent latent;        // empty ws when the image has no latent (an opened file)
   bool has_latent() const { return latent.ws.defined(); }

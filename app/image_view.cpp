@@ -19,7 +19,9 @@ void ImageView::draw(const Studio& studio) {
     version_ = studio.image_version();
     const at::Tensor& shown = studio.shown_image();
     if (shown.defined()) after_.upload(shown); else after_.release();
-    if (studio.reference_image().defined()) before_.upload(studio.reference_image()); else before_.release();
+    // Nothing to compare while the reference itself is shown (just opened or sampled).
+    const at::Tensor& reference = studio.reference_image();
+    if (reference.defined() && !(shown.defined() && reference.is_same(shown))) before_.upload(reference); else before_.release();
   }
   ImGui::Checkbox("fit", &fit);
   ImGui::SameLine();

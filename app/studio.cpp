@@ -202,7 +202,7 @@ void Studio::sample() {
   const GenerateControls c = generate;
   submit("sample", false, [this, c](const JobContext&) -> std::function<void()> {
     gen::Rendered r = pipeline_->sample(c.seed, c.psi, c.mix ? c.mix_seed : -1, c.crossover);
-    std::string label = fmt::format("sample seed {} ψ {:.2f}", c.seed, c.psi);
+    std::string label = fmt::format("sample seed {} psi {:.2f}", c.seed, c.psi);
     if (c.mix) label += fmt::format(" mixed with seed {} from layer {}", c.mix_seed, c.crossover);
     return [this, r, label] { commit(HistoryEntry{label, r.image[0], r.latent}, true); };
   });
@@ -239,7 +239,7 @@ void Studio::apply_edit() {
   const EditControls c = edit;
   submit("edit", false, [this, latent = *latent, c](const JobContext&) -> std::function<void()> {
     gen::EditResult r = pipeline_->edit(latent, c.target, c.neutral, c.strength, c.beta);
-    std::string label = fmt::format("edit \"{}\" (neutral \"{}\") α {:.2f} β {:.3f}: {} channels", c.target, r.neutral,
+    std::string label = fmt::format("edit \"{}\" (neutral \"{}\") alpha {:.2f} beta {:.3f}: {} channels", c.target, r.neutral,
                                     c.strength, c.beta, r.channels);
     return [this, r, label] { commit(HistoryEntry{label, r.image[0], r.latent}, false); };
   });
@@ -301,7 +301,7 @@ void Studio::super_resolve() {
   submit("super-resolve", false, [this, source, c](const JobContext& context) -> std::function<void()> {
     const int64_t resolution = pipeline_->generator().config().resolution;
     if (resolution % c.scale != 0) {
-      throw core::Error(fmt::format("super-resolve: ×{} does not divide the generator's {} px", c.scale, resolution));
+      throw core::Error(fmt::format("super-resolve: x{} does not divide the generator's {} px", c.scale, resolution));
     }
     // The low-resolution input: the opened file fitted to resolution/scale, or the current image down-scaled.
     at::Tensor low = c.from_opened ? gen::fit_image(source, resolution / c.scale)
@@ -332,7 +332,7 @@ void Studio::use_sr_candidate(int index) {
     return;
   }
   sr_view.selected = index;
-  commit(HistoryEntry{fmt::format("super-resolution ×{} candidate {} ({})", sr.scale, index + 1, sr_view.captions[index]),
+  commit(HistoryEntry{fmt::format("super-resolution x{} candidate {} ({})", sr.scale, index + 1, sr_view.captions[index]),
                       sr_view.images[index], {}},
          false);
 }

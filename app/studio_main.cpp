@@ -68,11 +68,14 @@ int run_studio(Options& options, bool width_given, bool height_given) {
   const bool headless = !options.screenshot.empty() || script.has_value();
 
   app::LogPanel log_panel;
-  core::set_log_sink([&log_panel](core::LogLevel level, std::string_view message) {
+  // Headless runs also log to stderr like the CLI programs (tests read it); a window only warnings.
+  core::set_log_sink([&log_panel, headless](core::LogLevel level, std::string_view message) {
     log_panel.add(level, message);
     if (level >= core::LogLevel::Warning) {
       std::fprintf(stderr, "%s: %.*s\n", std::string(core::log_level_name(level)).c_str(), int(message.size()),
                    message.data());
+    } else if (headless) {
+      std::fprintf(stderr, "%.*s\n", int(message.size()), message.data());
     }
   });
   const c10::Device device = core::apply_common_options(options.common);
