@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/device.h"
+#include "generation/pipeline.h"
 
 namespace hdv::app {
 
@@ -134,6 +135,8 @@ void Panels::generate_panel() {
   ImGui::SetNextItemWidth(140);
   ImGui::InputInt("invert steps", &g.invert_steps, 50);
   g.invert_steps = std::clamp(g.invert_steps, 1, 5000);
+  ImGui::SliderFloat("VL feature weight", &g.invert_vl_weight, 0.0f, 1.0f, "%.2f");
+  help_marker("Weight of the VL-embedding term of the inversion loss (0 = pixels only).");
   if (ImGui::Button("Invert")) studio_.invert();
   help_marker("Projects the opened image into the generator's latent space (pixel + VL-feature loss); "
               "the reconstruction is shown beside the original (image area: compare).");
@@ -145,7 +148,8 @@ void Panels::edit_panel() {
   EditControls& e = studio_.edit;
   bool changed = false;
   changed |= ImGui::InputTextWithHint("target", "a red shirt", &e.target);
-  changed |= ImGui::InputTextWithHint("neutral", "(derived: a shirt)", &e.neutral);
+  const std::string derived = "(derived: " + (e.target.empty() ? std::string("a shirt") : gen::derive_neutral(e.target)) + ")";
+  changed |= ImGui::InputTextWithHint("neutral", derived.c_str(), &e.neutral);
   changed |= ImGui::SliderFloat("strength alpha", &e.strength, -15.0f, 25.0f, "%.2f");
   changed |= ImGui::SliderFloat("disentangle beta", &e.beta, 0.08f, 0.4f, "%.3f");
   ImGui::Checkbox("live preview", &e.live_preview);
@@ -172,6 +176,7 @@ void Panels::edit_panel() {
 }
 
 void Panels::sr_panel() {
+  if (sr_version_ != studio_.sr_view.version) ImGui::SetNextItemOpen(true);  // show new candidates
   if (!ImGui::CollapsingHeader("Super-resolve")) return;
   SRControls& s = studio_.sr;
   ImGui::TextUnformatted("scale");

@@ -28,6 +28,7 @@ const std::vector<ActionSpec>& action_specs() {
       {ActionKind::SetSlider, "set_slider", {"name", "value"}},
       {ActionKind::Press, "press", {"button"}},
       {ActionKind::WaitIdle, "wait_idle", {"timeout_s"}},
+      {ActionKind::Sleep, "sleep", {"seconds"}},
       {ActionKind::SaveImage, "save_image", {"path"}},
       {ActionKind::Screenshot, "screenshot", {"path"}},
       {ActionKind::ExpectError, "expect_error", {"contains"}},
@@ -181,6 +182,12 @@ ScriptAction parse_action(const Json& item, const std::string& source, size_t in
         if (action.timeout_s <= 0) r.fail("timeout_s", fmt::format("expected a number > 0, got {}", action.timeout_s));
       }
       break;
+    case ActionKind::Sleep:
+      action.seconds = r.number("seconds");
+      if (action.seconds < 0 || action.seconds > 3600) {
+        r.fail("seconds", fmt::format("expected a number in [0, 3600], got {}", action.seconds));
+      }
+      break;
     case ActionKind::ExpectError:
       action.contains = r.string("contains");
       break;
@@ -197,6 +204,7 @@ const std::vector<SliderRange>& script_sliders() {
       {"strength", -15, 25},       {"beta", 0.08, 0.4},          {"psi", 0, 1},
       {"crossover", 0, 64},        {"invert_steps", 1, 5000},    {"optimise_steps", 1, 5000},
       {"sr_steps", 1, 5000},       {"sr_scale", 4, 16},          {"sr_candidates", 1, 16},
+      {"invert_vl_weight", 0, 1},
   };
   return sliders;
 }

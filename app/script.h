@@ -31,7 +31,7 @@ class ScriptError : public core::UsageError {
 };
 
 enum class ActionKind {
-  Open, LoadModels, Sample, SetPrompt, SetSlider, Press, WaitIdle, SaveImage, Screenshot, ExpectError, Quit
+  Open, LoadModels, Sample, SetPrompt, SetSlider, Press, WaitIdle, Sleep, SaveImage, Screenshot, ExpectError, Quit
 };
 
 struct ScriptAction {
@@ -47,6 +47,7 @@ struct ScriptAction {
   std::string name;                           // set_slider: slider name; press: button name
   double value = 0;                           // set_slider
   double timeout_s = 600;                     // wait_idle
+  double seconds = 0;                         // sleep
   std::string contains;                       // expect_error
 };
 

@@ -18,9 +18,14 @@ void ScriptRunner::fail(const ScriptAction& action, const std::string& problem) 
 }
 
 void ScriptRunner::step(Studio& studio) {
+  if (sleep_until_) {
+    if (std::chrono::steady_clock::now() < *sleep_until_) return;
+    sleep_until_.reset();
+  }
   if (screenshot_ || next_ >= actions_.size()) return;
   const ScriptAction& action = actions_[next_];
-  const bool waits = action.kind != ActionKind::Quit && !(action.kind == ActionKind::Press && action.name == "cancel");
+  const bool waits = action.kind != ActionKind::Quit && action.kind != ActionKind::Sleep &&
+                     action.kind != ActionKind::Screenshot && !(action.kind == ActionKind::Press && action.name == "cancel");
   if (waits && !studio.idle()) {
     const auto now = std::chrono::steady_clock::now();
     if (!waiting_since_) waiting_since_ = now;
@@ -72,6 +77,7 @@ void ScriptRunner::run(const ScriptAction& action, Studio& studio) {
       if (action.name == "psi") studio.generate.psi = v;
       if (action.name == "crossover") studio.generate.crossover = i;
       if (action.name == "invert_steps") studio.generate.invert_steps = i;
+      if (action.name == "invert_vl_weight") studio.generate.invert_vl_weight = v;
       if (action.name == "optimise_steps") studio.edit.optimise_steps = i;
       if (action.name == "sr_steps") studio.sr.steps = i;
       if (action.name == "sr_scale") studio.sr.scale = i;
@@ -90,6 +96,10 @@ void ScriptRunner::run(const ScriptAction& action, Studio& studio) {
       break;
     case ActionKind::WaitIdle:
       break;  // the wait happened in step()
+    case ActionKind::Sleep:
+      sleep_until_ = std::chrono::steady_clock::now() +
+                     std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(action.seconds));
+      break;
     case ActionKind::SaveImage:
       studio.save_image(action.path);
       break;

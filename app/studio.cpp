@@ -272,9 +272,11 @@ void Studio::invert() {
   }
   const at::Tensor image = opened;
   const int steps = generate.invert_steps;
-  submit("invert", false, [this, image, steps](const JobContext& context) -> std::function<void()> {
+  const double vl_weight = generate.invert_vl_weight;
+  submit("invert", false, [this, image, steps, vl_weight](const JobContext& context) -> std::function<void()> {
     gen::InvertConfig config;
     config.steps = steps;
+    config.vl_weight = vl_weight;
     gen::InvertOutput r = pipeline_->invert(image, config, context.progress, context.cancel);
     std::string label = fmt::format("invert {} steps: PSNR {:.2f} dB", steps, r.psnr);
     return [this, r, label] { commit(HistoryEntry{label, r.image[0], r.latent}, false); };
@@ -322,6 +324,7 @@ void Studio::super_resolve() {
       view.version = sr_view.version + 1;
       sr_view = std::move(view);
       last_message = fmt::format("super-resolution: {} candidates", sr_view.images.size());
+      core::log_info("{}", last_message);
     };
   });
 }

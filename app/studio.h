@@ -49,6 +49,7 @@ struct GenerateControls {
   int mix_seed = 1;
   int crossover = 4;         // ws from this index on come from mix_seed
   int invert_steps = 300;    // projector steps
+  float invert_vl_weight = 0.1f;  // weight of the VL-feature term (0 = pixel loss only)
 };
 
 struct EditControls {

@@ -198,7 +198,7 @@ int run_studio(Options& options, bool width_given, bool height_given) {
         std::string error;
         try {
           app::save_screenshot(*path, fb_width, fb_height);
-          core::log_info("screenshot {} ({}x{})", *path, fb_width, fb_height);
+          core::log_info("screenshot {} ({}x{}, {:.1f} FPS)", *path, fb_width, fb_height, io.Framerate);
         } catch (const core::Error& e) {
           error = e.what();
         }
@@ -214,7 +214,7 @@ int run_studio(Options& options, bool width_given, bool height_given) {
     }
     glfwSwapBuffers(window);
     // Without vsync (headless) the loop would spin; leave the cores to the worker.
-    if (headless) std::this_thread::sleep_for(std::chrono::milliseconds(studio.idle() ? 1 : 15));
+    if (headless) std::this_thread::sleep_for(std::chrono::milliseconds(studio.idle() ? 1 : 5));
   }
   if (script && !options.screenshot.empty()) {
     int fb_width = 0, fb_height = 0;

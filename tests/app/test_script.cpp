@@ -22,12 +22,13 @@ TEST(Script, ParsesEveryAction) {
     {"action": "set_slider", "name": "beta", "value": 0.2},
     {"action": "press", "button": "super_resolve"},
     {"action": "wait_idle", "timeout_s": 5},
+    {"action": "sleep", "seconds": 0.5},
     {"action": "save_image", "path": "out.png"},
     {"action": "screenshot", "path": "shot.png"},
     {"action": "expect_error", "contains": "cannot decode"},
     {"action": "quit"}])",
                                                          "s.json");
-  ASSERT_EQ(actions.size(), 11u);
+  ASSERT_EQ(actions.size(), 12u);
   EXPECT_EQ(actions[0].kind, ActionKind::Open);
   EXPECT_EQ(actions[0].path, "in.png");
   EXPECT_EQ(actions[0].where, "s.json[0] (open)");
@@ -43,10 +44,11 @@ TEST(Script, ParsesEveryAction) {
   EXPECT_DOUBLE_EQ(actions[4].value, 0.2);
   EXPECT_EQ(actions[5].name, "super_resolve");
   EXPECT_DOUBLE_EQ(actions[6].timeout_s, 5.0);
-  EXPECT_EQ(actions[7].kind, ActionKind::SaveImage);
-  EXPECT_EQ(actions[8].kind, ActionKind::Screenshot);
-  EXPECT_EQ(actions[9].contains, "cannot decode");
-  EXPECT_EQ(actions[10].kind, ActionKind::Quit);
+  EXPECT_DOUBLE_EQ(actions[7].seconds, 0.5);
+  EXPECT_EQ(actions[8].kind, ActionKind::SaveImage);
+  EXPECT_EQ(actions[9].kind, ActionKind::Screenshot);
+  EXPECT_EQ(actions[10].contains, "cannot decode");
+  EXPECT_EQ(actions[11].kind, ActionKind::Quit);
   EXPECT_EQ(action_name(ActionKind::LoadModels), "load_models");
 }
 
@@ -66,7 +68,7 @@ TEST(Script, MalformedScriptsNameFileIndexAndField) {
   EXPECT_EQ(parse_error(R"([{"action": 5}])"), "s.json[0]: field \"action\": expected a string, got integer 5");
   EXPECT_EQ(parse_error(R"([{"action": "fly"}])"),
             "s.json[0]: unknown action \"fly\" (known: open, load_models, sample, set_prompt, set_slider, press, "
-            "wait_idle, save_image, screenshot, expect_error, quit)");
+            "wait_idle, sleep, save_image, screenshot, expect_error, quit)");
   EXPECT_EQ(parse_error(R"([{"action": "open", "paht": "x.png"}])"),
             "s.json[0] (open): unknown field \"paht\" (fields of open: path)");
   EXPECT_EQ(parse_error(R"([{"action": "quit", "now": true}])"),
@@ -82,7 +84,7 @@ TEST(Script, MalformedScriptsNameFileIndexAndField) {
             "s.json[0] (sample): field \"psi\": expected a number in [0, 1], got 1.5");
   EXPECT_EQ(parse_error(R"([{"action": "set_slider", "name": "gamma", "value": 1}])"),
             "s.json[0] (set_slider): field \"name\": expected strength, beta, psi, crossover, invert_steps, "
-            "optimise_steps, sr_steps, sr_scale or sr_candidates, got \"gamma\"");
+            "optimise_steps, sr_steps, sr_scale, sr_candidates or invert_vl_weight, got \"gamma\"");
   EXPECT_EQ(parse_error(R"([{"action": "set_slider", "name": "beta", "value": 0.5}])"),
             "s.json[0] (set_slider): field \"value\": beta must be in [0.08, 0.4], got 0.5");
   EXPECT_EQ(parse_error(R"([{"action": "set_slider", "name": "sr_scale", "value": 6}])"),
