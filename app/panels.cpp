@@ -37,8 +37,6 @@ double resident_mib() {
   return static_cast<double>(pages_resident) * static_cast<double>(::sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
 }
 
-void Panels::release() { sr_textures_.clear(); }
-
 void Panels::choose_image_to_open() {
   browser_.open(FileBrowser::Mode::Open, "Open image", kImageExtensions, [this](const std::filesystem::path& p) {
     studio_.open_image(p);
@@ -177,6 +175,7 @@ void Panels::edit_panel() {
 
 void Panels::sr_panel() {
   if (sr_version_ != studio_.sr_view.version) ImGui::SetNextItemOpen(true);  // show new candidates
+  sr_version_ = studio_.sr_view.version;
   if (!ImGui::CollapsingHeader("Super-resolve")) return;
   SRControls& s = studio_.sr;
   ImGui::TextUnformatted("scale");
@@ -201,40 +200,7 @@ void Panels::sr_panel() {
   progress_line("super-resolve");
   SRView& view = studio_.sr_view;
   if (view.images.empty()) return;
-  if (sr_version_ != view.version) {
-    sr_textures_.clear();
-    auto add = [&](const at::Tensor& image) {
-      sr_textures_.push_back(std::make_unique<GlTexture>());
-      sr_textures_.back()->upload(image);
-    };
-    add(view.low);
-    add(view.bicubic);
-    for (const at::Tensor& image : view.images) add(image);
-    sr_version_ = view.version;
-  }
-  const float cell = std::max(48.0f, (ImGui::GetContentRegionAvail().x - 16) / 3.0f);
-  auto tile = [&](size_t texture, const char* caption) {
-    ImGui::BeginGroup();
-    ImGui::Image(sr_textures_[texture]->id(), ImVec2(cell, cell));
-    ImGui::TextUnformatted(caption);
-    ImGui::EndGroup();
-  };
-  tile(0, "input");
-  ImGui::SameLine();
-  tile(1, "bicubic");
-  for (size_t k = 0; k < view.images.size(); ++k) {
-    if ((k + 2) % 3 != 0) ImGui::SameLine();
-    ImGui::BeginGroup();
-    ImGui::PushID(static_cast<int>(k));
-    const bool selected = view.selected == static_cast<int>(k);
-    if (selected) ImGui::PushStyleColor(ImGuiCol_Button, ImVec4(0.3f, 0.7f, 0.3f, 1.0f));
-    if (ImGui::ImageButton(sr_textures_[k + 2]->id(), ImVec2(cell - 8, cell - 8))) view.selected = static_cast<int>(k);
-    if (selected) ImGui::PopStyleColor();
-    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", view.captions[k].c_str());
-    ImGui::Text("#%zu", k + 1);
-    ImGui::PopID();
-    ImGui::EndGroup();
-  }
+  ImGui::Text("candidate #%d selected (image area, Super-resolution tab)", view.selected + 1);
   if (ImGui::Button("Use selected")) studio_.use_sr_candidate(view.selected);
   ImGui::SameLine();
   if (ImGui::Button("Use and save...")) {

@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "app/file_browser.h"
-#include "app/gl_texture.h"
 #include "app/log_panel.h"
 #include "app/studio.h"
 
@@ -19,7 +18,6 @@ class Panels {
 
   // Draws every panel into the current ImGui window (the sidebar).
   void draw();
-  void release();
 
   // Shared with the keyboard shortcuts.
   void choose_image_to_open();
@@ -37,7 +35,6 @@ class Panels {
   Studio& studio_;
   FileBrowser& browser_;
   LogPanel& log_;
-  std::vector<std::unique_ptr<GlTexture>> sr_textures_;  // low, bicubic, candidates...
   uint64_t sr_version_ = 0;
   bool cuda_ = false;
   bool cuda_checked_ = false;

@@ -210,7 +210,7 @@ const std::vector<SliderRange>& script_sliders() {
 }
 
 const std::vector<std::string_view>& script_buttons() {
-  static const std::vector<std::string_view> buttons = {"edit", "optimise", "invert", "super_resolve", "undo", "redo", "cancel"};
+  static const std::vector<std::string_view> buttons = {"edit", "optimise", "invert", "super_resolve", "use_candidate", "undo", "redo", "cancel"};
   return buttons;
 }
 

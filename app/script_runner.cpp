@@ -90,6 +90,7 @@ void ScriptRunner::run(const ScriptAction& action, Studio& studio) {
       if (action.name == "optimise") studio.optimise_edit();
       if (action.name == "invert") studio.invert();
       if (action.name == "super_resolve") studio.super_resolve();
+      if (action.name == "use_candidate") studio.use_sr_candidate(studio.sr_view.selected);
       if (action.name == "undo") studio.undo();
       if (action.name == "redo") studio.redo();
       if (action.name == "cancel") studio.cancel();

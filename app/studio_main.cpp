@@ -31,6 +31,7 @@
 #include "app/script_runner.h"
 #include "app/settings.h"
 #include "app/shortcuts.h"
+#include "app/sr_grid.h"
 #include "app/studio.h"
 #include "core/cli.h"
 #include "core/device.h"
@@ -142,6 +143,8 @@ int run_studio(Options& options, bool width_given, bool height_given) {
   browser.folder = settings.last_folder;
   app::Panels panels(studio, browser, log_panel);
   app::ImageView view;
+  app::SRGrid sr_grid;
+  uint64_t shown_version = 0;
   glfwSetWindowUserPointer(window, &studio);
   glfwSetDropCallback(window, on_drop);
 
@@ -182,7 +185,22 @@ int run_studio(Options& options, bool width_given, bool height_given) {
       ImGui::TextWrapped("error: %s", studio.last_error.c_str());
       ImGui::PopStyleColor();
     }
-    view.draw(studio);
+    if (ImGui::BeginTabBar("views")) {
+      // A new image (sample, edit, chosen candidate) brings the Image tab back to the front.
+      const bool new_image = studio.image_version() != shown_version;
+      shown_version = studio.image_version();
+      if (ImGui::BeginTabItem("Image", nullptr, new_image ? ImGuiTabItemFlags_SetSelected : 0)) {
+        view.draw(studio);
+        ImGui::EndTabItem();
+      }
+      const bool fresh = sr_grid.has_new(studio);
+      if (!studio.sr_view.images.empty() &&
+          ImGui::BeginTabItem("Super-resolution", nullptr, fresh ? ImGuiTabItemFlags_SetSelected : 0)) {
+        sr_grid.draw(studio);
+        ImGui::EndTabItem();
+      }
+      ImGui::EndTabBar();
+    }
     ImGui::End();
 
     ImGui::Render();
@@ -234,7 +252,7 @@ int run_studio(Options& options, bool width_given, bool height_given) {
   studio.cancel();
   glfwSetWindowUserPointer(window, nullptr);
   view.release();
-  panels.release();
+  sr_grid.release();
   ImGui_ImplOpenGL3_Shutdown();
   ImGui_ImplGlfw_Shutdown();
   ImGui::DestroyContext();

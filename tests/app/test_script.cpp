@@ -90,8 +90,8 @@ TEST(Script, MalformedScriptsNameFileIndexAndField) {
   EXPECT_EQ(parse_error(R"([{"action": "set_slider", "name": "sr_scale", "value": 6}])"),
             "s.json[0] (set_slider): field \"value\": sr_scale must be 4, 8 or 16, got 6");
   EXPECT_EQ(parse_error(R"([{"action": "press", "button": "paint"}])"),
-            "s.json[0] (press): field \"button\": expected edit, optimise, invert, super_resolve, undo, redo or "
-            "cancel, got \"paint\"");
+            "s.json[0] (press): field \"button\": expected edit, optimise, invert, super_resolve, use_candidate, "
+            "undo, redo or cancel, got \"paint\"");
   EXPECT_EQ(parse_error(R"([{"action": "wait_idle", "timeout_s": 0}])"),
             "s.json[0] (wait_idle): field \"timeout_s\": expected a number > 0, got 0");
   EXPECT_EQ(parse_error(R"([{"action": "load_models"}])"),
