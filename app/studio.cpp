@@ -305,9 +305,12 @@ void Studio::super_resolve() {
     if (resolution % c.scale != 0) {
       throw core::Error(fmt::format("super-resolve: x{} does not divide the generator's {} px", c.scale, resolution));
     }
-    // The low-resolution input: the opened file fitted to resolution/scale, or the current image down-scaled.
-    at::Tensor low = c.from_opened ? gen::fit_image(source, resolution / c.scale)
-                                   : gen::downscale(gen::fit_image(source, resolution), c.scale);
+    // The low-resolution input: the opened file fitted to resolution/scale, or the current image
+    // down-scaled — as shown, i.e. clamped (the generator's raw output overshoots [-1, 1], and an
+    // input outside the pixel range could not be matched by any image).
+    const at::Tensor shown = source.clamp(-1, 1);
+    at::Tensor low = c.from_opened ? gen::fit_image(shown, resolution / c.scale)
+                                   : gen::downscale(gen::fit_image(shown, resolution), c.scale);
     gen::SRConfig config;
     config.steps = c.steps;
     config.candidates = c.candidates;

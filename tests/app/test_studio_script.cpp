@@ -153,6 +153,46 @@ TEST_F(StudioScript, MalformedScriptsExitWithUsageErrors) {
 }
 
 
+// Undo / redo walk the history in the real window, and a chosen super-resolution candidate is
+// consistent with its input: down-scaled ×4 it gives back the down-scaled current image (the
+// pipeline back-projects every candidate onto its input; the studio feeds it the image as shown).
+TEST_F(StudioScript, UndoRedoAndSuperResolution) {
+  TempDir dir;
+  const std::string d = dir.path().string();
+  std::string output;
+  ASSERT_EQ(run_script(dir,
+                       "[" + load_models_action() + R"(,
+                        {"action": "sample", "seed": 3},
+                        {"action": "save_image", "path": ")" + d + R"(/sample.png"},
+                        {"action": "set_prompt", "target": "a red shirt"},
+                        {"action": "press", "button": "edit"},
+                        {"action": "save_image", "path": ")" + d + R"(/edited.png"},
+                        {"action": "press", "button": "undo"},
+                        {"action": "save_image", "path": ")" + d + R"(/undone.png"},
+                        {"action": "press", "button": "redo"},
+                        {"action": "save_image", "path": ")" + d + R"(/redone.png"},
+                        {"action": "set_slider", "name": "sr_candidates", "value": 2},
+                        {"action": "set_slider", "name": "sr_steps", "value": 5},
+                        {"action": "press", "button": "super_resolve"},
+                        {"action": "press", "button": "use_candidate"},
+                        {"action": "save_image", "path": ")" + d + R"(/sr.png"},
+                        {"action": "screenshot", "path": ")" + d + R"(/shot.png"}])",
+                       &output),
+            0)
+      << output;
+  const at::Tensor sample = core::load_image(dir / "sample.png");
+  const at::Tensor edited = core::load_image(dir / "edited.png");
+  EXPECT_GT((edited - sample).abs().mean().item<float>(), 0.04f);
+  EXPECT_TRUE(torch::equal(core::load_image(dir / "undone.png"), sample));
+  EXPECT_TRUE(torch::equal(core::load_image(dir / "redone.png"), edited));
+  const at::Tensor sr = core::load_image(dir / "sr.png");
+  ASSERT_EQ(sr.sizes(), (std::vector<int64_t>{3, 16, 16}));
+  const auto down = [](const at::Tensor& image) { return torch::avg_pool2d(image.unsqueeze(0), 4); };
+  EXPECT_LT((down(sr) - down(edited)).abs().max().item<float>(), 0.02f);  // 8-bit rounding of both PNGs
+  EXPECT_GT((sr - edited).abs().mean().item<float>(), 0.01f);  // new detail, not a copy
+  EXPECT_NE(output.find("super-resolution x4 candidate 1"), std::string::npos) << output;
+}
+
 // `hdvila-studio` without model flags loads the bundled defaults when they are there
 // ($HDV_ASSETS/models/...), and starts with "not loaded" when they are not.
 TEST_F(StudioScript, StartsWithTheDefaultModelsOrNotLoaded) {
