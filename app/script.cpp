@@ -22,6 +22,7 @@ struct ActionSpec {
 const std::vector<ActionSpec>& action_specs() {
   static const std::vector<ActionSpec> specs = {
       {ActionKind::Open, "open", {"path"}},
+      {ActionKind::Drop, "drop", {"paths"}},
       {ActionKind::LoadModels, "load_models", {"generator", "vl_model", "directions", "oracle", "device"}},
       {ActionKind::Sample, "sample", {"seed", "psi", "mix_seed", "crossover"}},
       {ActionKind::SetPrompt, "set_prompt", {"target", "neutral"}},
@@ -127,6 +128,19 @@ ScriptAction parse_action(const Json& item, const std::string& source, size_t in
     case ActionKind::Screenshot:
       action.path = r.path("path");
       break;
+    case ActionKind::Drop: {
+      const Json& list = r.get("paths");
+      if (!list.is_array() || list.empty()) {
+        r.fail("paths", "expected a non-empty array of file paths, got " + core::describe_json_value(list));
+      }
+      for (size_t i = 0; i < list.size(); ++i) {
+        if (!list[i].is_string() || list[i].get<std::string>().empty()) {
+          r.fail(fmt::format("paths[{}]", i), "expected a file path, got " + core::describe_json_value(list[i]));
+        }
+        action.paths.push_back(list[i].get<std::string>());
+      }
+      break;
+    }
     case ActionKind::LoadModels:
       for (std::string_view f : spec->fields) {
         if (r.has(f)) action.models[std::string(f)] = r.string(f);
@@ -210,7 +224,7 @@ const std::vector<SliderRange>& script_sliders() {
 }
 
 const std::vector<std::string_view>& script_buttons() {
-  static const std::vector<std::string_view> buttons = {"edit", "optimise", "invert", "super_resolve", "use_candidate", "undo", "redo", "cancel"};
+  static const std::vector<std::string_view> buttons = {"load_models", "sample", "edit", "optimise", "invert", "super_resolve", "use_candidate", "undo", "redo", "cancel"};
   return buttons;
 }
 

@@ -31,7 +31,7 @@ class ScriptError : public core::UsageError {
 };
 
 enum class ActionKind {
-  Open, LoadModels, Sample, SetPrompt, SetSlider, Press, WaitIdle, Sleep, SaveImage, Screenshot, ExpectError, Quit
+  Open, Drop, LoadModels, Sample, SetPrompt, SetSlider, Press, WaitIdle, Sleep, SaveImage, Screenshot, ExpectError, Quit
 };
 
 struct ScriptAction {
@@ -39,6 +39,7 @@ struct ScriptAction {
   std::string where;  // "actions.json[3] (press)", for messages at run time
 
   std::string path;                           // open, save_image, screenshot
+  std::vector<std::string> paths;             // drop: files dropped on the window
   std::map<std::string, std::string> models;  // load_models: generator, vl_model, directions, oracle, device
   int64_t seed = 0;                           // sample
   std::optional<double> psi;                  // sample (default: the Generate panel's ψ)

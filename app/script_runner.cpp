@@ -46,6 +46,9 @@ void ScriptRunner::run(const ScriptAction& action, Studio& studio) {
     case ActionKind::Open:
       studio.open_image(action.path);
       break;
+    case ActionKind::Drop:
+      studio.open_dropped(std::vector<std::filesystem::path>(action.paths.begin(), action.paths.end()));
+      break;
     case ActionKind::LoadModels:
       for (ModelSlot& slot : studio.models) {
         auto it = action.models.find(slot.key);
@@ -86,6 +89,8 @@ void ScriptRunner::run(const ScriptAction& action, Studio& studio) {
       break;
     }
     case ActionKind::Press:
+      if (action.name == "load_models") studio.load_models();
+      if (action.name == "sample") studio.sample();
       if (action.name == "edit") studio.apply_edit();
       if (action.name == "optimise") studio.optimise_edit();
       if (action.name == "invert") studio.invert();

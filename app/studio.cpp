@@ -6,12 +6,17 @@
 #include <fmt/format.h>
 
 #include "core/assets.h"
+#include "core/checkpoint.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/image_io.h"
 #include "core/log.h"
+#include "generation/directions.h"
+#include "generation/generator_checkpoint.h"
+#include "generation/oracle.h"
 #include "generation/projector.h"
 #include "generation/super_resolution.h"
+#include "models/vl_checkpoint.h"
 
 namespace hdv::app {
 
@@ -135,6 +140,37 @@ void Studio::open_image(const fs::path& path) {
     last_message = fmt::format("opened {}", path.filename().string());
   } catch (const core::Error& e) {
     show_error(e.what());
+  }
+}
+
+void Studio::open_dropped(const std::vector<fs::path>& paths) {
+  for (const fs::path& path : paths) {
+    if (path.extension() != ".safetensors") {
+      open_image(path);
+      continue;
+    }
+    try {
+      const std::string kind = core::read_checkpoint_info(path).kind;
+      const std::string key = kind == gen::kGeneratorKind        ? "generator"
+                              : kind == models::kVLModelKind     ? "vl_model"
+                              : kind == gen::kDirectionsKind     ? "directions"
+                              : kind == gen::kOracleKind         ? "oracle"
+                                                                 : "";
+      ModelSlot* slot = nullptr;
+      for (ModelSlot& s : models) {
+        if (s.key == key) slot = &s;
+      }
+      if (slot == nullptr) {
+        show_error(fmt::format("{}: a checkpoint of kind \"{}\"; the studio loads generator, vl-model, directions "
+                               "and oracle checkpoints", path.string(), kind));
+        continue;
+      }
+      slot->path = path.string();
+      last_message = fmt::format("{}: {} (press Load models)", slot->label, path.filename().string());
+      core::log_info("{}", last_message);
+    } catch (const core::Error& e) {
+      show_error(e.what());
+    }
   }
 }
 

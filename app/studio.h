@@ -96,6 +96,9 @@ class Studio {
 
   // Actions. Each either changes the state at once or queues a job; failures end up in last_error.
   void open_image(const std::filesystem::path& path);
+  // Files dropped on the window: a checkpoint fills the Models slot of its kind (press Load
+  // models after), anything else is opened as an image.
+  void open_dropped(const std::vector<std::filesystem::path>& paths);
   void load_models();
   void sample();
   void request_preview();  // live edit preview ("latest request wins")

@@ -59,7 +59,9 @@ constexpr double kScreenshotWaitSeconds = 600;
 
 void on_drop(GLFWwindow* window, int count, const char** paths) {
   auto* studio = static_cast<app::Studio*>(glfwGetWindowUserPointer(window));
-  if (count > 0 && studio != nullptr) studio->open_image(paths[0]);
+  if (studio == nullptr) return;
+  std::vector<std::filesystem::path> dropped(paths, paths + count);
+  studio->open_dropped(dropped);
 }
 
 int run_studio(Options& options, bool width_given, bool height_given) {

@@ -16,6 +16,7 @@ std::string parse_error(const std::string& text) {
 TEST(Script, ParsesEveryAction) {
   const std::vector<ScriptAction> actions = parse_script(R"([
     {"action": "open", "path": "in.png"},
+    {"action": "drop", "paths": ["g.safetensors", "in.png"]},
     {"action": "load_models", "generator": "g.safetensors", "vl_model": "v.safetensors", "device": "cpu"},
     {"action": "sample", "seed": 7, "psi": 0.5, "mix_seed": 2, "crossover": 3},
     {"action": "set_prompt", "target": "a red shirt", "neutral": "a shirt"},
@@ -28,27 +29,28 @@ TEST(Script, ParsesEveryAction) {
     {"action": "expect_error", "contains": "cannot decode"},
     {"action": "quit"}])",
                                                          "s.json");
-  ASSERT_EQ(actions.size(), 12u);
+  ASSERT_EQ(actions.size(), 13u);
   EXPECT_EQ(actions[0].kind, ActionKind::Open);
   EXPECT_EQ(actions[0].path, "in.png");
   EXPECT_EQ(actions[0].where, "s.json[0] (open)");
-  EXPECT_EQ(actions[1].models, (std::map<std::string, std::string>{
+  EXPECT_EQ(actions[1].paths, (std::vector<std::string>{"g.safetensors", "in.png"}));
+  EXPECT_EQ(actions[2].models, (std::map<std::string, std::string>{
                                    {"device", "cpu"}, {"generator", "g.safetensors"}, {"vl_model", "v.safetensors"}}));
-  EXPECT_EQ(actions[2].seed, 7);
-  EXPECT_DOUBLE_EQ(*actions[2].psi, 0.5);
-  EXPECT_EQ(actions[2].mix_seed, 2);
-  EXPECT_EQ(actions[2].crossover, 3);
-  EXPECT_EQ(*actions[3].target, "a red shirt");
-  EXPECT_EQ(*actions[3].neutral, "a shirt");
-  EXPECT_EQ(actions[4].name, "beta");
-  EXPECT_DOUBLE_EQ(actions[4].value, 0.2);
-  EXPECT_EQ(actions[5].name, "super_resolve");
-  EXPECT_DOUBLE_EQ(actions[6].timeout_s, 5.0);
-  EXPECT_DOUBLE_EQ(actions[7].seconds, 0.5);
-  EXPECT_EQ(actions[8].kind, ActionKind::SaveImage);
-  EXPECT_EQ(actions[9].kind, ActionKind::Screenshot);
-  EXPECT_EQ(actions[10].contains, "cannot decode");
-  EXPECT_EQ(actions[11].kind, ActionKind::Quit);
+  EXPECT_EQ(actions[3].seed, 7);
+  EXPECT_DOUBLE_EQ(*actions[3].psi, 0.5);
+  EXPECT_EQ(actions[3].mix_seed, 2);
+  EXPECT_EQ(actions[3].crossover, 3);
+  EXPECT_EQ(*actions[4].target, "a red shirt");
+  EXPECT_EQ(*actions[4].neutral, "a shirt");
+  EXPECT_EQ(actions[5].name, "beta");
+  EXPECT_DOUBLE_EQ(actions[5].value, 0.2);
+  EXPECT_EQ(actions[6].name, "super_resolve");
+  EXPECT_DOUBLE_EQ(actions[7].timeout_s, 5.0);
+  EXPECT_DOUBLE_EQ(actions[8].seconds, 0.5);
+  EXPECT_EQ(actions[9].kind, ActionKind::SaveImage);
+  EXPECT_EQ(actions[10].kind, ActionKind::Screenshot);
+  EXPECT_EQ(actions[11].contains, "cannot decode");
+  EXPECT_EQ(actions[12].kind, ActionKind::Quit);
   EXPECT_EQ(action_name(ActionKind::LoadModels), "load_models");
 }
 
@@ -67,7 +69,7 @@ TEST(Script, MalformedScriptsNameFileIndexAndField) {
   EXPECT_EQ(parse_error(R"([{"path": "x.png"}])"), "s.json[0]: field \"action\": required");
   EXPECT_EQ(parse_error(R"([{"action": 5}])"), "s.json[0]: field \"action\": expected a string, got integer 5");
   EXPECT_EQ(parse_error(R"([{"action": "fly"}])"),
-            "s.json[0]: unknown action \"fly\" (known: open, load_models, sample, set_prompt, set_slider, press, "
+            "s.json[0]: unknown action \"fly\" (known: open, drop, load_models, sample, set_prompt, set_slider, press, "
             "wait_idle, sleep, save_image, screenshot, expect_error, quit)");
   EXPECT_EQ(parse_error(R"([{"action": "open", "paht": "x.png"}])"),
             "s.json[0] (open): unknown field \"paht\" (fields of open: path)");
@@ -90,10 +92,14 @@ TEST(Script, MalformedScriptsNameFileIndexAndField) {
   EXPECT_EQ(parse_error(R"([{"action": "set_slider", "name": "sr_scale", "value": 6}])"),
             "s.json[0] (set_slider): field \"value\": sr_scale must be 4, 8 or 16, got 6");
   EXPECT_EQ(parse_error(R"([{"action": "press", "button": "paint"}])"),
-            "s.json[0] (press): field \"button\": expected edit, optimise, invert, super_resolve, use_candidate, "
-            "undo, redo or cancel, got \"paint\"");
+            "s.json[0] (press): field \"button\": expected load_models, sample, edit, optimise, invert, "
+            "super_resolve, use_candidate, undo, redo or cancel, got \"paint\"");
   EXPECT_EQ(parse_error(R"([{"action": "wait_idle", "timeout_s": 0}])"),
             "s.json[0] (wait_idle): field \"timeout_s\": expected a number > 0, got 0");
+  EXPECT_EQ(parse_error(R"([{"action": "drop", "paths": []}])"),
+            "s.json[0] (drop): field \"paths\": expected a non-empty array of file paths, got an array of 0");
+  EXPECT_EQ(parse_error(R"([{"action": "drop", "paths": ["a.png", 2]}])"),
+            "s.json[0] (drop): field \"paths[1]\": expected a file path, got integer 2");
   EXPECT_EQ(parse_error(R"([{"action": "load_models"}])"),
             "s.json[0] (load_models): give at least one of generator, vl_model, directions, oracle, device");
   EXPECT_EQ(parse_error(R"([{"action": "set_prompt"}])"), "s.json[0] (set_prompt): give \"target\" and/or \"neutral\"");

@@ -193,6 +193,32 @@ TEST_F(StudioScript, UndoRedoAndSuperResolution) {
   EXPECT_NE(output.find("super-resolution x4 candidate 1"), std::string::npos) << output;
 }
 
+// Files dropped on the window: checkpoints fill the Models slot of their kind, images open,
+// a corrupt one is an error in the window.
+TEST_F(StudioScript, DroppedFilesFillModelSlotsOrOpen) {
+  TempDir dir;
+  const std::string d = dir.path().string();
+  test::write_bytes(dir / "bad.png", "not an image");
+  at::Tensor grey = torch::zeros({3, 8, 8});
+  core::save_png(dir / "grey.png", grey);
+  std::string output;
+  ASSERT_EQ(run_script(dir,
+                       R"([{"action": "drop", "paths": [")" + model("vl-model.safetensors") + R"(", ")" +
+                           model("directions.safetensors") + R"(", ")" + model("generator.safetensors") + R"(", ")" + d +
+                           R"(/bad.png"]},
+                        {"action": "expect_error", "contains": "bad.png: cannot decode image"},
+                        {"action": "press", "button": "load_models"},
+                        {"action": "drop", "paths": [")" + d + R"(/grey.png"]},
+                        {"action": "save_image", "path": ")" + d + R"(/opened.png"}])",
+                       &output),
+            0)
+      << output;
+  EXPECT_NE(output.find("VL model: vl-model.safetensors (press Load models)"), std::string::npos) << output;
+  EXPECT_NE(output.find("Directions: directions.safetensors (press Load models)"), std::string::npos) << output;
+  EXPECT_NE(output.find("models loaded: 16 px generator, VL model, directions"), std::string::npos) << output;
+  EXPECT_TRUE(torch::equal(core::load_image(dir / "opened.png"), core::load_image(dir / "grey.png")));
+}
+
 // `hdvila-studio` without model flags loads the bundled defaults when they are there
 // ($HDV_ASSETS/models/...), and starts with "not loaded" when they are not.
 TEST_F(StudioScript, StartsWithTheDefaultModelsOrNotLoaded) {
