@@ -16,7 +16,9 @@
 #include <imgui_impl_glfw.h>
 #include <imgui_impl_opengl3.h>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <optional>
 #include <thread>
 
@@ -56,6 +58,10 @@ struct Options {
 
 // Longest a --screenshot run waits for queued model work before saving anyway.
 constexpr double kScreenshotWaitSeconds = 600;
+
+// Ctrl+C / SIGTERM close the window like its close button (settings are saved).
+std::atomic<bool> g_quit_requested{false};
+extern "C" void on_quit_signal(int) { g_quit_requested = true; }
 
 void on_drop(GLFWwindow* window, int count, const char** paths) {
   auto* studio = static_cast<app::Studio*>(glfwGetWindowUserPointer(window));
@@ -152,7 +158,9 @@ int run_studio(Options& options, bool width_given, bool height_given) {
 
   int frame = 0;
   const auto started = std::chrono::steady_clock::now();
-  while (!glfwWindowShouldClose(window)) {
+  std::signal(SIGINT, on_quit_signal);
+  std::signal(SIGTERM, on_quit_signal);
+  while (!glfwWindowShouldClose(window) && !g_quit_requested) {
     glfwPollEvents();
     studio.poll();
     if (script) {
@@ -287,9 +295,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--script", options.script, "Run the actions of a JSON script (see docs/studio.md), then exit");
   app.add_option("--settings", options.settings,
-                 "Settings file (default: $HDV_STUDIO_SETTINGS, else $XDG_CONFIG_HOME or ~/.config /hdvila/studio.json)");
-  auto* width = app.add_option("--width", options.width, "Window width in pixels")->check(CLI::Range(320, 16384))->capture_default_str();
-  auto* height = app.add_option("--height", options.height, "Window height in pixels")->check(CLI::Range(240, 16384))->capture_default_str();
+                 "Settings file (default: $HDV_STUDIO_SETTINGS, else $XDG_CONFIG_HOME/hdvila/studio.json, else "
+                 "~/.config/hdvila/studio.json; headless runs use none unless named)");
+  auto* width = app.add_option("--width", options.width, "Window width in pixels (else the last size, from the settings)")->check(CLI::Range(320, 16384))->capture_default_str();
+  auto* height = app.add_option("--height", options.height, "Window height in pixels (else the last size, from the settings)")->check(CLI::Range(240, 16384))->capture_default_str();
   hdv::core::add_common_options(app, options.common);
   int status = 0;
   const int cli_status = hdv::core::run_cli(app, argc, argv, [&] { status = run_studio(options, width->count() > 0, height->count() > 0); });
