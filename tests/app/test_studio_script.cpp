@@ -30,7 +30,15 @@ constexpr int kWidth = 960, kHeight = 600;
 class StudioScript : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    // ctest writes them once per run (app.studio_models); a direct run writes its own.
+    const fs::path shared = fs::path(HDV_TEST_FIXTURES_DIR) / "studio-models";
+    if (fs::exists(shared / "directions.safetensors")) {
+      models_ = new fs::path(shared);
+      owned_ = false;
+      return;
+    }
     models_ = new fs::path(fs::temp_directory_path() / ("hdv-studio-models-" + std::to_string(::getpid())));
+    owned_ = true;
     fs::remove_all(*models_);
     std::string output;
     const int status = test::run_command("bash " + std::string(HDV_TEST_SOURCE_DIR) + "/app/make_studio_models.sh " +
@@ -40,7 +48,7 @@ class StudioScript : public ::testing::Test {
   }
   static void TearDownTestSuite() {
     std::error_code ignored;
-    fs::remove_all(*models_, ignored);
+    if (owned_) fs::remove_all(*models_, ignored);
     delete models_;
   }
   static std::string model(const char* name) { return (*models_ / name).string(); }
@@ -60,9 +68,11 @@ class StudioScript : public ::testing::Test {
   }
 
   static fs::path* models_;
+  static bool owned_;
 };
 
 fs::path* StudioScript::models_ = nullptr;
+bool StudioScript::owned_ = false;
 
 float region_std(const at::Tensor& image, int x0, int y0, int x1, int y1) {
   return image.narrow(1, y0, y1 - y0).narrow(2, x0, x1 - x0).std().item<float>();
