@@ -11,6 +11,8 @@ set -euo pipefail
 out=$1 bin=$2 python=$3
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out"
+# Written afresh (hdvila-train directions refuses to overwrite a table without --resume).
+rm -f "$out/generator.safetensors" "$out/vl-model.safetensors" "$out/directions.safetensors"
 "$python" "$here/../generation/make_generator_fixture.py" --out "$out/generator-fixture" > /dev/null
 mv "$out/generator-fixture/generator.safetensors" "$out/generator.safetensors"
 rm -rf "$out/generator-fixture"
