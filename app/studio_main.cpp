@@ -1,12 +1,14 @@
-// hdvila-studio: the Dear ImGui + GLFW desktop editor (DESIGN.md §8).
+// hdvila-studio: the Dear ImGui + GLFW desktop editor (DESIGN.md §8, docs/studio.md).
 //
-// This version opens the window with its fixed layout — a sidebar of collapsible panels (Models,
-// Status, Log) beside the image area — loads and validates the model checkpoints it is given,
-// shows an image passed with --image, and routes the core log into its log panel. Editing,
-// generation and super-resolution panels arrive with the generation Pipeline API.
+// A fixed layout (ImGui 1.86 has no docking; as StyleGAN3's visualizer): a resizable sidebar of
+// collapsible panels (panels.h) beside the image area (image_view.h). All model work runs on one
+// worker thread (worker.h) behind the Studio (studio.h); this file only opens the window, routes
+// the log, drag-and-drop and shortcuts, and runs the frame loop.
 //
-// Headless use (tests, docs): --screenshot out.png --frames N renders N frames, saves the window
-// as PNG and exits, e.g. under `xvfb-run -a`.
+// Headless use (tests, docs), e.g. under `xvfb-run -a`:
+//   --screenshot out.png --frames N   render N frames (and until the worker is idle), save, exit
+//   --script actions.json             run scripted actions (script.h), then exit; status 1 if an
+//                                      expect_* action failed
 #include <torch/torch.h>
 
 #include <GLFW/glfw3.h>
@@ -14,19 +16,28 @@
 #include <imgui_impl_glfw.h>
 #include <imgui_impl_opengl3.h>
 
+#include <atomic>
 #include <chrono>
-#include <deque>
-#include <mutex>
+#include <csignal>
+#include <optional>
+#include <thread>
 
 #include <fmt/format.h>
 
-#include "app/gl_texture.h"
-#include "core/assets.h"
-#include "core/checkpoint.h"
+#include "app/file_browser.h"
+#include "app/image_view.h"
+#include "app/log_panel.h"
+#include "app/panels.h"
+#include "app/screenshot.h"
+#include "app/script.h"
+#include "app/script_runner.h"
+#include "app/settings.h"
+#include "app/shortcuts.h"
+#include "app/sr_grid.h"
+#include "app/studio.h"
 #include "core/cli.h"
 #include "core/device.h"
 #include "core/error.h"
-#include "core/image_io.h"
 #include "core/log.h"
 
 namespace {
@@ -35,97 +46,66 @@ using namespace hdv;
 
 struct Options {
   core::CommonOptions common;
-  std::string vl_model;
-  std::string generator;
+  std::string vl_model, generator, directions, oracle;
   std::string image;
   std::string screenshot;
+  std::string script;
+  std::string settings;
   int frames = 3;
   int width = 1280;
   int height = 800;
 };
 
-// One model slot of the Models panel.
-struct ModelSlot {
-  const char* label = "";
-  const char* kind = "";
-  std::string path;
-  std::string status;  // "loaded: ..." or the error text
-  bool ok = false;
-};
+// Longest a --screenshot run waits for queued model work before saving anyway.
+constexpr double kScreenshotWaitSeconds = 600;
 
-// Log lines received from the core log sink (any thread), shown in the Log panel.
-class LogPanel {
- public:
-  void add(core::LogLevel level, std::string_view message) {
-    std::lock_guard lock(mutex_);
-    lines_.emplace_back(level, std::string(message));
-    if (lines_.size() > kMaxLines) lines_.pop_front();
-  }
-  void draw() {
-    std::lock_guard lock(mutex_);
-    ImGui::BeginChild("log", ImVec2(0, 160), true);
-    for (const auto& [level, text] : lines_) {
-      ImVec4 colour = level >= core::LogLevel::Error     ? ImVec4(1.0f, 0.4f, 0.4f, 1.0f)
-                      : level == core::LogLevel::Warning ? ImVec4(1.0f, 0.8f, 0.3f, 1.0f)
-                                                         : ImVec4(0.85f, 0.85f, 0.85f, 1.0f);
-      ImGui::PushStyleColor(ImGuiCol_Text, colour);
-      ImGui::TextWrapped("%s", text.c_str());
-      ImGui::PopStyleColor();
-    }
-    if (ImGui::GetScrollY() >= ImGui::GetScrollMaxY()) ImGui::SetScrollHereY(1.0f);
-    ImGui::EndChild();
-  }
+// Ctrl+C / SIGTERM close the window like its close button (settings are saved).
+std::atomic<bool> g_quit_requested{false};
+extern "C" void on_quit_signal(int) { g_quit_requested = true; }
 
- private:
-  static constexpr size_t kMaxLines = 500;
-  std::mutex mutex_;
-  std::deque<std::pair<core::LogLevel, std::string>> lines_;
-};
-
-void check_model(ModelSlot& slot) {
-  std::error_code ec;
-  if (!std::filesystem::exists(slot.path, ec)) {
-    slot.ok = false;
-    slot.status = "not found (bundled models are not part of this version yet)";
-    core::log_warning("{} model: {} not found", slot.label, slot.path);
-    return;
-  }
-  try {
-    core::CheckpointInfo info = core::Checkpoint::load(slot.path, slot.kind).info();
-    slot.ok = true;
-    slot.status = fmt::format("{} {}, step {}", info.kind, info.preset, info.step);
-    core::log_info("{} model: {}", slot.label, slot.status);
-  } catch (const core::Error& e) {
-    slot.ok = false;
-    slot.status = e.what();
-    core::log_error("{}", e.what());
-  }
+void on_drop(GLFWwindow* window, int count, const char** paths) {
+  auto* studio = static_cast<app::Studio*>(glfwGetWindowUserPointer(window));
+  if (studio == nullptr) return;
+  std::vector<std::filesystem::path> dropped(paths, paths + count);
+  studio->open_dropped(dropped);
 }
 
-void save_screenshot(const std::string& path, int width, int height) {
-  std::vector<unsigned char> pixels(static_cast<size_t>(width) * height * 3);
-  glPixelStorei(GL_PACK_ALIGNMENT, 1);
-  glReadPixels(0, 0, width, height, GL_RGB, GL_UNSIGNED_BYTE, pixels.data());
-  at::Tensor hwc = torch::from_blob(pixels.data(), {height, width, 3}, torch::kUInt8).flip(0);  // GL rows go up
-  core::save_png(path, core::from_uint8_hwc(hwc.contiguous()));
-}
+int run_studio(Options& options, bool width_given, bool height_given) {
+  // Parse the script before anything opens: a malformed one is a usage error (exit 2).
+  std::optional<app::ScriptRunner> script;
+  if (!options.script.empty()) script.emplace(app::read_script(options.script));
+  const bool headless = !options.screenshot.empty() || script.has_value();
 
-int run_studio(Options& options) {
-  LogPanel log_panel;
-  core::set_log_sink([&log_panel](core::LogLevel level, std::string_view message) {
+  app::LogPanel log_panel;
+  // Headless runs also log to stderr like the CLI programs (tests read it); a window only warnings.
+  core::set_log_sink([&log_panel, headless](core::LogLevel level, std::string_view message) {
     log_panel.add(level, message);
     if (level >= core::LogLevel::Warning) {
       std::fprintf(stderr, "%s: %.*s\n", std::string(core::log_level_name(level)).c_str(), int(message.size()),
                    message.data());
+    } else if (headless) {
+      std::fprintf(stderr, "%.*s\n", int(message.size()), message.data());
     }
   });
-  c10::Device device = core::apply_common_options(options.common);
+  const c10::Device device = core::apply_common_options(options.common);
+
+  const std::optional<std::filesystem::path> settings_file = app::settings_path(options.settings, headless);
+  app::Settings settings;
+  if (settings_file) {
+    try {
+      settings = app::load_settings(*settings_file);
+    } catch (const core::Error& e) {
+      core::log_warning("{} (using the default settings)", e.what());
+    }
+  }
+  if (width_given || headless) settings.window_width = options.width;
+  if (height_given || headless) settings.window_height = options.height;
 
   glfwSetErrorCallback([](int code, const char* text) { core::log_error("GLFW error {}: {}", code, text); });
   if (!glfwInit()) throw core::Error("cannot open a window: GLFW could not initialise (no display? try xvfb-run -a)");
-  const bool headless = !options.screenshot.empty();
   if (headless) glfwWindowHint(GLFW_VISIBLE, GLFW_FALSE);
-  GLFWwindow* window = glfwCreateWindow(options.width, options.height, "hdvila-studio", nullptr, nullptr);
+  GLFWwindow* window =
+      glfwCreateWindow(settings.window_width, settings.window_height, "hdvila-studio", nullptr, nullptr);
   if (window == nullptr) {
     glfwTerminate();
     throw core::Error("cannot open a window: no OpenGL 3 context (check the display and GL drivers)");
@@ -136,80 +116,100 @@ int run_studio(Options& options) {
   IMGUI_CHECKVERSION();
   ImGui::CreateContext();
   ImGuiIO& io = ImGui::GetIO();
-  io.IniFilename = nullptr;  // layout is fixed in this version
+  io.IniFilename = nullptr;  // the layout is fixed; our own settings file keeps the sidebar width
   float scale_x = 1.0f, scale_y = 1.0f;
   glfwGetWindowContentScale(window, &scale_x, &scale_y);
-  io.FontGlobalScale = std::max(1.0f, scale_x);
+  const float scale = std::max(1.0f, scale_x);
+  io.FontGlobalScale = scale;
   ImGui::StyleColorsDark();
+  ImGui::GetStyle().ScaleAllSizes(scale);
   ImGui_ImplGlfw_InitForOpenGL(window, true);
   ImGui_ImplOpenGL3_Init("#version 130");
 
   core::log_info("hdvila-studio on {} ({} CPU thread(s))", core::describe_device(device), torch::get_num_threads());
-  std::vector<ModelSlot> models(2);
-  models[0].label = "VL";
-  models[0].kind = "vl-model";
-  models[0].path = options.vl_model.empty() ? core::default_model_path("vl-model.safetensors").string() : options.vl_model;
-  models[1].label = "Generator";
-  models[1].kind = "generator";
-  models[1].path =
-      options.generator.empty() ? core::default_model_path("generator.safetensors").string() : options.generator;
-  for (ModelSlot& slot : models) check_model(slot);
-
-  app::GlTexture texture;
-  std::string image_status = "no image open";
-  if (!options.image.empty()) {
-    try {
-      at::Tensor image = core::load_image(options.image);
-      texture.upload(image);
-      image_status = fmt::format("{} ({}x{})", options.image, image.size(2), image.size(1));
-      core::log_info("opened {}", image_status);
-    } catch (const core::Error& e) {
-      image_status = e.what();
-      core::log_error("{}", e.what());
+  app::StudioOptions studio_options;
+  studio_options.models = app::default_model_slots();
+  for (app::ModelSlot& slot : studio_options.models) {
+    if (slot.key == "generator" && !options.generator.empty()) slot.path = options.generator;
+    if (slot.key == "vl_model" && !options.vl_model.empty()) slot.path = options.vl_model;
+    if (slot.key == "directions" && !options.directions.empty()) slot.path = options.directions;
+    if (slot.key == "oracle" && !options.oracle.empty()) slot.path = options.oracle;
+    if (slot.key == "generator") {
+      std::error_code ec;
+      studio_options.load_at_start = std::filesystem::exists(slot.path, ec) || !options.generator.empty();
+      if (!studio_options.load_at_start) core::log_warning("generator {}: not found; no models loaded", slot.path);
     }
   }
+  studio_options.device = device.is_cuda() ? fmt::format("cuda:{}", device.index() < 0 ? 0 : device.index()) : "cpu";
+  app::Studio studio(std::move(studio_options));
+  if (!studio.info.loaded && studio.info.status == "not loaded") {
+    studio.info.status = "not loaded (no generator: choose the model files, then Load models)";
+  }
+  if (!options.image.empty()) studio.open_image(options.image);
+
+  app::FileBrowser browser;
+  browser.folder = settings.last_folder;
+  app::Panels panels(studio, browser, log_panel);
+  app::ImageView view;
+  app::SRGrid sr_grid;
+  uint64_t shown_version = 0;
+  glfwSetWindowUserPointer(window, &studio);
+  glfwSetDropCallback(window, on_drop);
 
   int frame = 0;
-  double last_frame_ms = 0;
-  auto previous = std::chrono::steady_clock::now();
-  while (!glfwWindowShouldClose(window)) {
+  const auto started = std::chrono::steady_clock::now();
+  std::signal(SIGINT, on_quit_signal);
+  std::signal(SIGTERM, on_quit_signal);
+  while (!glfwWindowShouldClose(window) && !g_quit_requested) {
     glfwPollEvents();
+    studio.poll();
+    if (script) {
+      script->step(studio);
+      if (script->finished()) break;
+    }
     ImGui_ImplOpenGL3_NewFrame();
     ImGui_ImplGlfw_NewFrame();
     ImGui::NewFrame();
+    if (!headless) app::handle_shortcuts(studio, panels);
 
     const ImVec2 display = io.DisplaySize;
-    const float sidebar = std::min(380.0f * io.FontGlobalScale, display.x * 0.4f);
+    const float min_sidebar = std::min(220.0f * scale, display.x * 0.5f);
     ImGui::SetNextWindowPos(ImVec2(0, 0));
-    ImGui::SetNextWindowSize(ImVec2(sidebar, display.y));
-    ImGui::Begin("hdvila-studio", nullptr, ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoCollapse);
-    if (ImGui::CollapsingHeader("Models", ImGuiTreeNodeFlags_DefaultOpen)) {
-      for (const ModelSlot& slot : models) {
-        ImGui::Text("%s model", slot.label);
-        ImGui::TextWrapped("%s", slot.path.c_str());
-        ImGui::PushStyleColor(ImGuiCol_Text, slot.ok ? ImVec4(0.5f, 1.0f, 0.5f, 1.0f) : ImVec4(1.0f, 0.6f, 0.4f, 1.0f));
-        ImGui::TextWrapped("%s", slot.status.c_str());
-        ImGui::PopStyleColor();
-        ImGui::Separator();
-      }
-    }
-    if (ImGui::CollapsingHeader("Status", ImGuiTreeNodeFlags_DefaultOpen)) {
-      ImGui::Text("device: %s", core::describe_device(device).c_str());
-      ImGui::Text("%.1f FPS, frame %.2f ms", io.Framerate, last_frame_ms);
-      ImGui::TextWrapped("image: %s", image_status.c_str());
-    }
-    if (ImGui::CollapsingHeader("Log", ImGuiTreeNodeFlags_DefaultOpen)) log_panel.draw();
+    ImGui::SetNextWindowSize(ImVec2(std::min(settings.sidebar_width * scale, display.x * 0.6f), display.y),
+                             frame == 0 ? ImGuiCond_Always : ImGuiCond_Once);
+    ImGui::SetNextWindowSizeConstraints(ImVec2(min_sidebar, display.y), ImVec2(std::max(min_sidebar, display.x * 0.7f), display.y));
+    ImGui::Begin("hdvila-studio", nullptr, ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoCollapse);
+    const float sidebar = ImGui::GetWindowWidth();
+    settings.sidebar_width = sidebar / scale;
+    panels.draw();
+    browser.draw();
     ImGui::End();
 
     ImGui::SetNextWindowPos(ImVec2(sidebar, 0));
-    ImGui::SetNextWindowSize(ImVec2(display.x - sidebar, display.y));
-    ImGui::Begin("Image", nullptr, ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoCollapse);
-    if (texture.valid()) {
-      ImVec2 avail = ImGui::GetContentRegionAvail();
-      float zoom = std::min(avail.x / float(texture.width()), avail.y / float(texture.height()));
-      ImGui::Image(texture.id(), ImVec2(texture.width() * zoom, texture.height() * zoom));
-    } else {
-      ImGui::TextWrapped("Open an image with --image PATH. Editing and super-resolution arrive with the generator.");
+    ImGui::SetNextWindowSize(ImVec2(std::max(1.0f, display.x - sidebar), display.y));
+    ImGui::Begin("Image", nullptr,
+                 ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoCollapse |
+                     ImGuiWindowFlags_NoBringToFrontOnFocus);
+    if (!studio.last_error.empty()) {
+      ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.4f, 0.4f, 1.0f));
+      ImGui::TextWrapped("error: %s", studio.last_error.c_str());
+      ImGui::PopStyleColor();
+    }
+    if (ImGui::BeginTabBar("views")) {
+      // A new image (sample, edit, chosen candidate) brings the Image tab back to the front.
+      const bool new_image = studio.image_version() != shown_version;
+      shown_version = studio.image_version();
+      if (ImGui::BeginTabItem("Image", nullptr, new_image ? ImGuiTabItemFlags_SetSelected : 0)) {
+        view.draw(studio);
+        ImGui::EndTabItem();
+      }
+      const bool fresh = sr_grid.has_new(studio);
+      if (!studio.sr_view.images.empty() &&
+          ImGui::BeginTabItem("Super-resolution", nullptr, fresh ? ImGuiTabItemFlags_SetSelected : 0)) {
+        sr_grid.draw(studio);
+        ImGui::EndTabItem();
+      }
+      ImGui::EndTabBar();
     }
     ImGui::End();
 
@@ -221,24 +221,59 @@ int run_studio(Options& options) {
     glClear(GL_COLOR_BUFFER_BIT);
     ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
     ++frame;
-    if (headless && frame >= options.frames) {
-      save_screenshot(options.screenshot, fb_width, fb_height);
-      core::log_info("screenshot {} ({}x{}) after {} frames", options.screenshot, fb_width, fb_height, frame);
-      break;
+    if (script) {
+      if (std::optional<std::string> path = script->screenshot_due()) {
+        std::string error;
+        try {
+          app::save_screenshot(*path, fb_width, fb_height);
+          core::log_info("screenshot {} ({}x{}, {:.1f} FPS)", *path, fb_width, fb_height, io.Framerate);
+        } catch (const core::Error& e) {
+          error = e.what();
+        }
+        script->screenshot_saved(error);
+      }
+    } else if (headless && frame >= options.frames) {
+      const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      if (studio.idle() || waited > kScreenshotWaitSeconds) {
+        app::save_screenshot(options.screenshot, fb_width, fb_height);
+        core::log_info("screenshot {} ({}x{}) after {} frames", options.screenshot, fb_width, fb_height, frame);
+        break;
+      }
     }
     glfwSwapBuffers(window);
-    auto now = std::chrono::steady_clock::now();
-    last_frame_ms = std::chrono::duration<double, std::milli>(now - previous).count();
-    previous = now;
+    // Without vsync (headless) the loop would spin; leave the cores to the worker.
+    if (headless) std::this_thread::sleep_for(std::chrono::milliseconds(studio.idle() ? 1 : 5));
+  }
+  if (script && !options.screenshot.empty()) {
+    int fb_width = 0, fb_height = 0;
+    glfwGetFramebufferSize(window, &fb_width, &fb_height);
+    app::save_screenshot(options.screenshot, fb_width, fb_height);
   }
 
-  texture.release();
+  if (settings_file) {
+    settings.last_folder = browser.folder.string();
+    if (!headless) glfwGetWindowSize(window, &settings.window_width, &settings.window_height);
+    try {
+      app::save_settings(*settings_file, settings);
+    } catch (const core::Error& e) {
+      core::log_warning("{}", e.what());
+    }
+  }
+  studio.cancel();
+  glfwSetWindowUserPointer(window, nullptr);
+  view.release();
+  sr_grid.release();
   ImGui_ImplOpenGL3_Shutdown();
   ImGui_ImplGlfw_Shutdown();
   ImGui::DestroyContext();
   glfwDestroyWindow(window);
   glfwTerminate();
+  const int failures = script ? script->failures() : 0;
   core::set_log_sink({});
+  if (failures > 0) {
+    std::fprintf(stderr, "error: %s: %d expectation(s) failed\n", options.script.c_str(), failures);
+    return 1;
+  }
   return 0;
 }
 
@@ -249,13 +284,23 @@ int main(int argc, char** argv) {
   CLI::App app{"hdvila-studio: desktop editor for text-guided image editing and super-resolution", "hdvila-studio"};
   app.add_option("--vl-model", options.vl_model, "VL model checkpoint (default: the bundled model)");
   app.add_option("--generator", options.generator, "Generator checkpoint (default: the bundled model)");
+  app.add_option("--directions", options.directions, "Global-direction table (default: beside the generator)");
+  app.add_option("--oracle", options.oracle, "Attribute oracle (default: the bundled one, if any)");
   app.add_option("--image", options.image, "Image to open (PNG, JPEG, BMP)");
-  app.add_option("--screenshot", options.screenshot, "Render --frames frames, save the window as PNG and exit");
+  app.add_option("--screenshot", options.screenshot,
+                 "Render --frames frames (and until the worker is idle), save the window as PNG and exit; "
+                 "with --script: save it when the script ends");
   app.add_option("--frames", options.frames, "Frames to render before --screenshot")
       ->check(hdv::core::positive_integer())
       ->capture_default_str();
-  app.add_option("--width", options.width, "Window width in pixels")->check(CLI::Range(320, 16384))->capture_default_str();
-  app.add_option("--height", options.height, "Window height in pixels")->check(CLI::Range(240, 16384))->capture_default_str();
+  app.add_option("--script", options.script, "Run the actions of a JSON script (see docs/studio.md), then exit");
+  app.add_option("--settings", options.settings,
+                 "Settings file (default: $HDV_STUDIO_SETTINGS, else $XDG_CONFIG_HOME/hdvila/studio.json, else "
+                 "~/.config/hdvila/studio.json; headless runs use none unless named)");
+  auto* width = app.add_option("--width", options.width, "Window width in pixels (else the last size, from the settings)")->check(CLI::Range(320, 16384))->capture_default_str();
+  auto* height = app.add_option("--height", options.height, "Window height in pixels (else the last size, from the settings)")->check(CLI::Range(240, 16384))->capture_default_str();
   hdv::core::add_common_options(app, options.common);
-  return hdv::core::run_cli(app, argc, argv, [&] { run_studio(options); });
+  int status = 0;
+  const int cli_status = hdv::core::run_cli(app, argc, argv, [&] { status = run_studio(options, width->count() > 0, height->count() > 0); });
+  return cli_status != 0 ? cli_status : status;
 }

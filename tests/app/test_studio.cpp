@@ -67,6 +67,35 @@ TEST(Studio, CorruptImageAndWrongCheckpointKindAreReportedNotFatal) {
   EXPECT_TRUE(std::filesystem::exists(dir / "shot.png"));
 }
 
+// --settings: the sidebar width is read from the file (the image area starts where it ends) and
+// the file is written back on exit; a bad settings file is reported and the defaults are used.
+TEST(Studio, SettingsFileIsReadAndWritten) {
+  TempDir dir;
+  test::write_bytes(dir / "studio.json", R"({"sidebar_width": 300, "last_folder": "/tmp"})");
+  std::string output;
+  ASSERT_EQ(run_studio("--settings " + (dir / "studio.json").string() + " --screenshot " + (dir / "shot.png").string(),
+                       &output),
+            0)
+      << output;
+  const std::string written = test::read_bytes(dir / "studio.json");
+  EXPECT_NE(written.find("\"sidebar_width\": 300"), std::string::npos) << written;
+  EXPECT_NE(written.find("\"last_folder\": \"/tmp\""), std::string::npos) << written;
+  EXPECT_NE(written.find("\"window_width\": 960"), std::string::npos) << written;
+  // The image area's title bar (ImGui's blue) begins at x = 300, not at the default 400.
+  const at::Tensor shot = core::load_image(dir / "shot.png");
+  const at::Tensor title = shot.narrow(1, 2, 12).narrow(2, 320, 60).mean({1, 2});
+  EXPECT_GT(title[2].item<float>(), title[0].item<float>() + 0.1f) << title;
+
+  test::write_bytes(dir / "bad.json", R"({"sidebar_width": "wide"})");
+  ASSERT_EQ(run_studio("--settings " + (dir / "bad.json").string() + " --screenshot " + (dir / "shot2.png").string(),
+                       &output),
+            0)
+      << output;
+  EXPECT_NE(output.find("bad.json: key \"sidebar_width\": expected a number, got string \"wide\" (using the default settings)"),
+            std::string::npos)
+      << output;
+}
+
 TEST(Studio, BadFlagsExitWithUsageErrors) {
   std::string output;
   EXPECT_EQ(test::run_command(std::string(HDV_TEST_BIN_DIR) + "/hdvila-studio --frames 0", &output), 2);
