@@ -42,6 +42,7 @@ struct Options {
   std::string python = core::default_python();
   double psi = 0.7;
   int candidates = 4;
+  int64_t vl_image_size = 0;
   bool dry_run = false;
   gen::Job job;  // the job given by flags (with --mode)
   std::string mode;
@@ -197,6 +198,7 @@ int run(Options& options, const CLI::App& app) {
   pipeline_options.oracle = options.oracle;
   pipeline_options.vocab = options.vocab;
   pipeline_options.python = options.python;
+  pipeline_options.vl_image_size = options.vl_image_size;
   bool needs_text = false;
   for (const gen::Job& job : jobs) {
     needs_text = needs_text || job.mode == gen::JobMode::Edit || job.mode == gen::JobMode::EditOptimise ||
@@ -266,6 +268,10 @@ int main(int argc, char** argv) {
   app.add_option("--psi", options.psi, "Truncation psi of sampled latents")->check(CLI::Range(0.0, 1.0))->capture_default_str();
   app.add_option("--candidates", options.candidates, "Super-resolution hypotheses per job")
       ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--vl-image-size", options.vl_image_size,
+                 "Resize images to this size for the VL model (0 = the generator's resolution, at least 64)")
+      ->check(core::non_negative_integer())
       ->capture_default_str();
   app.add_option("--mode", options.mode, "One job from flags: sample, invert, edit, edit-optimise or sr");
   app.add_option("--input", options.job.input, "Input image (invert, edit, sr)");

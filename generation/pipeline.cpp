@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <sstream>
 
@@ -85,7 +86,10 @@ Pipeline::Pipeline(const PipelineOptions& options) : state_(std::make_unique<Sta
     models::VLModel model = models::load_vl_model(s.vl_model_path);
     const fs::path vocab = options.vocab.empty() ? vocab_for_model(s.vl_model_path, options.python) : options.vocab;
     models::Tokenizer tokenizer(vocab);
-    s.guide = std::make_unique<VLGuide>(model, tokenizer, s.device);
+    VLGuideConfig guide_config;
+    guide_config.image_size = options.vl_image_size > 0 ? options.vl_image_size
+                                                        : std::max<int64_t>(s.generator->config().resolution, 64);
+    s.guide = std::make_unique<VLGuide>(model, tokenizer, s.device, guide_config);
     core::log_debug("VL model {} (vocabulary {})", s.vl_model_path.string(), vocab.string());
   } else if (options.require_vl) {
     throw core::IoError(fmt::format("{}: the bundled default VL model is not there; pass --vl-model PATH",
