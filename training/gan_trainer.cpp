@@ -2,6 +2,8 @@
 // training/training_loop.py and training/loss.py).
 #include "training/gan_trainer.h"
 
+#include "training/run_folder.h"
+
 #include <torch/torch.h>
 
 #include <unistd.h>
@@ -80,22 +82,6 @@ void GanConfig::resolve() {
   if (ema_kimg < 0) ema_kimg = double(batch) * 10.0 / 32.0;
 }
 
-fs::path latest_gan_checkpoint(const fs::path& run_dir) {
-  const fs::path folder = run_dir / "checkpoints";
-  fs::path best;
-  if (!fs::is_directory(folder)) return best;
-  static const std::regex pattern(R"(step-(\d{8})\.safetensors)");
-  std::string best_name;
-  for (const auto& entry : fs::directory_iterator(folder)) {
-    std::string name = entry.path().filename().string();
-    if (std::regex_match(name, pattern) && name > best_name) {
-      best_name = name;
-      best = entry.path();
-    }
-  }
-  return best;
-}
-
 at::Tensor sample_generator(gen::GeneratorImpl& generator, int64_t count, uint64_t seed, int64_t batch) {
   torch::NoGradGuard no_grad;
   at::Generator rng = at::make_generator<at::CPUGeneratorImpl>(seed);
@@ -130,27 +116,6 @@ double generator_vl_fd(gen::GeneratorImpl& generator, models::VLModelImpl& vl_mo
 
 namespace {
 
-std::atomic<int> g_stop_signal{0};
-
-extern "C" void on_gan_stop_signal(int signal) { g_stop_signal.store(signal); }
-
-// SIGINT/SIGTERM during the run: checkpoint at the next step boundary, then exit 1 (as pretrain).
-class StopSignals {
- public:
-  StopSignals() {
-    g_stop_signal.store(0);
-    previous_int_ = std::signal(SIGINT, on_gan_stop_signal);
-    previous_term_ = std::signal(SIGTERM, on_gan_stop_signal);
-  }
-  ~StopSignals() {
-    std::signal(SIGINT, previous_int_);
-    std::signal(SIGTERM, previous_term_);
-  }
-
- private:
-  void (*previous_int_)(int) = SIG_DFL;
-  void (*previous_term_)(int) = SIG_DFL;
-};
 
 at::Tensor cpu_rng_state() {
   at::Generator generator = at::detail::getDefaultCPUGenerator();
@@ -162,19 +127,6 @@ void set_cpu_rng_state(const at::Tensor& state) {
   at::Generator generator = at::detail::getDefaultCPUGenerator();
   std::lock_guard<std::mutex> lock(generator.mutex());
   generator.set_state(state);
-}
-
-// metrics.jsonl keeps the records up to `step` (a resumed run rewrites what came after).
-void truncate_metrics(const fs::path& path, int64_t step) {
-  if (!fs::exists(path)) return;
-  std::ifstream in(path);
-  std::string line, kept;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    core::Json record = core::parse_json(line, path.string());
-    if (record.value("step", int64_t{0}) <= step) kept += line + "\n";
-  }
-  core::write_file_atomic(path, kept);
 }
 
 // Keys of the run config that may change on --resume (they do not change what a step computes).
@@ -287,7 +239,7 @@ void GanTrainer::setup() {
 }
 
 void GanTrainer::setup_resume() {
-  const bool has_checkpoints = !latest_gan_checkpoint(run_.out).empty();
+  const bool has_checkpoints = !latest_checkpoint(run_.out).empty();
   if (run_.resume.empty()) {
     if (has_checkpoints) {
       throw core::UsageError(fmt::format(
@@ -296,7 +248,7 @@ void GanTrainer::setup_resume() {
     }
     return;
   }
-  resume_path_ = run_.resume == "auto" ? latest_gan_checkpoint(run_.out) : fs::path(run_.resume);
+  resume_path_ = run_.resume == "auto" ? latest_checkpoint(run_.out) : fs::path(run_.resume);
   if (resume_path_.empty()) {
     core::log_info("resume: {} holds no checkpoint yet, starting fresh", (run_.out / "checkpoints").string());
     return;
@@ -614,7 +566,7 @@ GanResult GanTrainer::run() {
   const auto loop_start = tick_start;
   int64_t tick_steps = 0, step = start_step_;
   while (step < config_.steps) {
-    if (g_stop_signal.load() != 0) {
+    if (StopSignals::received() != 0) {
       result.stopped_early = true;
       save(step);
       throw core::Error(fmt::format("interrupted at step {}; checkpoint written, continue with --resume auto", step));

@@ -132,8 +132,6 @@ struct GanResult {
 
 GanResult train_gan(const GanRun& run);
 
-// The newest checkpoints/step-*.safetensors of a GAN run folder ("" when there is none).
-std::filesystem::path latest_gan_checkpoint(const std::filesystem::path& run_dir);
 
 // `count` images from `generator` with latents drawn from a CPU generator seeded with `seed`
 // (never the global RNG), psi 1, const noise, in batches on the generator's device.

@@ -1,6 +1,8 @@
 // The pre-training loop (see trainer.h; DESIGN.md §5).
 #include "training/trainer.h"
 
+#include "training/run_folder.h"
+
 #include <torch/torch.h>
 
 #include <ATen/autocast_mode.h>
@@ -79,46 +81,7 @@ PretrainConfig pretrain_defaults(const std::string& preset) {
   return config;
 }
 
-fs::path latest_checkpoint(const fs::path& run_dir) {
-  const fs::path folder = run_dir / "checkpoints";
-  fs::path best;
-  if (!fs::is_directory(folder)) return best;
-  static const std::regex pattern(R"(step-(\d{8})\.safetensors)");
-  std::string best_name;
-  for (const auto& entry : fs::directory_iterator(folder)) {
-    std::string name = entry.path().filename().string();
-    if (std::regex_match(name, pattern) && name > best_name) {
-      best_name = name;
-      best = entry.path();
-    }
-  }
-  return best;
-}
-
 namespace {
-
-std::atomic<int> g_stop_signal{0};
-
-extern "C" void on_stop_signal(int signal) { g_stop_signal.store(signal); }
-
-// Installs SIGINT/SIGTERM handlers for the run's lifetime (Slurm sends SIGTERM before a kill):
-// the loop then saves a checkpoint at the next step boundary and stops.
-class StopSignals {
- public:
-  StopSignals() {
-    g_stop_signal.store(0);
-    previous_int_ = std::signal(SIGINT, on_stop_signal);
-    previous_term_ = std::signal(SIGTERM, on_stop_signal);
-  }
-  ~StopSignals() {
-    std::signal(SIGINT, previous_int_);
-    std::signal(SIGTERM, previous_term_);
-  }
-
- private:
-  void (*previous_int_)(int) = SIG_DFL;
-  void (*previous_term_)(int) = SIG_DFL;
-};
 
 double resident_gib() {
   std::ifstream statm("/proc/self/statm");
@@ -187,19 +150,6 @@ at::Tensor generator_state(at::Generator generator) {
 void set_generator_state(at::Generator generator, const at::Tensor& state) {
   std::lock_guard<std::mutex> lock(generator.mutex());
   generator.set_state(state);
-}
-
-// metrics.jsonl keeps the records up to `step` (a resumed run rewrites what came after).
-void truncate_metrics(const fs::path& path, int64_t step) {
-  if (!fs::exists(path)) return;
-  std::ifstream in(path);
-  std::string line, kept;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    core::Json record = core::parse_json(line, path.string());
-    if (record.value("step", int64_t{0}) <= step) kept += line + "\n";
-  }
-  core::write_file_atomic(path, kept);
 }
 
 // Keys of a run's config that may change on --resume (they do not change what a step computes).
@@ -665,7 +615,7 @@ PretrainResult Trainer::run() {
             config_.max_minutes * 60.0) {
       stop[0] = 1.0;
     }
-    if (g_stop_signal.load() != 0) stop[1] = 1.0;
+    if (StopSignals::received() != 0) stop[1] = 1.0;
     dist_->all_reduce_sum(stop);
     if (stop[0].item<double>() > 0 || stop[1].item<double>() > 0) {
       result.stopped_early = true;

@@ -14,6 +14,8 @@
 //              checkpoints/step-NNNNNNNN.safetensors (kind "vl-pretrain-state", last K kept)
 #pragma once
 
+#include "training/run_folder.h"
+
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -98,7 +100,5 @@ struct PretrainResult {
 
 PretrainResult pretrain(const PretrainRun& run);
 
-// The newest checkpoints/step-*.safetensors in a run folder ("" when there is none).
-std::filesystem::path latest_checkpoint(const std::filesystem::path& run_dir);
 
 }  // namespace hdv::train
