@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <sstream>
 
 #include "core/assets.h"
@@ -28,9 +29,20 @@ struct Pipeline::State {
   fs::path generator_path, vl_model_path, directions_path, oracle_path;
   c10::Device device = c10::Device(c10::kCPU);
 
+  std::map<std::string, at::Tensor> text_cache;  // prompt -> embedding (live previews repeat prompts)
+
   VLGuide& need_guide(const char* what) {
     if (!guide) throw core::Error(fmt::format("{}: needs the VL model (--vl-model); none is loaded", what));
     return *guide;
+  }
+  at::Tensor embed_text(const char* what, const std::string& prompt) {
+    VLGuide& g = need_guide(what);
+    auto it = text_cache.find(prompt);
+    if (it != text_cache.end()) return it->second;
+    at::Tensor embedding = g.embed_text(prompt);
+    if (text_cache.size() >= 256) text_cache.clear();
+    text_cache.emplace(prompt, embedding);
+    return embedding;
   }
   at::Tensor cpu(const at::Tensor& t) const { return t.detach().to(torch::kCPU).to(torch::kFloat); }
 };
@@ -167,7 +179,7 @@ InvertOutput Pipeline::invert(const at::Tensor& image, const InvertConfig& confi
 EditResult Pipeline::edit(const Latent& latent, const std::string& prompt, const std::string& neutral, double alpha,
                           double beta) {
   State& s = *state_;
-  VLGuide& guide = s.need_guide("edit");
+  s.need_guide("edit");
   if (!s.directions) {
     throw core::Error(fmt::format("edit: no direction table for this generator ({} is missing); compute it with "
                                   "`hdvila-train directions`, or use edit-optimise",
@@ -175,7 +187,7 @@ EditResult Pipeline::edit(const Latent& latent, const std::string& prompt, const
   }
   EditResult out;
   out.neutral = neutral.empty() ? derive_neutral(prompt) : neutral;
-  const at::Tensor delta = text_direction(guide.embed_text(prompt), guide.embed_text(out.neutral));
+  const at::Tensor delta = text_direction(s.embed_text("edit", prompt), s.embed_text("edit", out.neutral));
   torch::NoGradGuard no_grad;
   GeneratorImpl& g = *s.generator;
   GlobalEdit edited = edit_with_directions(*s.directions, g.styles(latent.ws.to(s.device)), delta, alpha, beta);
@@ -191,7 +203,7 @@ OptimiseEditResult Pipeline::edit_optimise(const Latent& latent, const std::stri
                                            const std::atomic<bool>* cancel) {
   State& s = *state_;
   VLGuide& guide = s.need_guide("edit-optimise");
-  OptimiseResult r = gen::edit_optimise(*s.generator, guide, latent.ws.to(s.device), guide.embed_text(prompt), config,
+  OptimiseResult r = gen::edit_optimise(*s.generator, guide, latent.ws.to(s.device), s.embed_text("edit-optimise", prompt), config,
                                         progress, cancel);
   OptimiseEditResult out;
   out.latent.ws = r.ws;
@@ -206,7 +218,7 @@ SRResult Pipeline::super_resolve(const at::Tensor& low, int64_t scale, const std
   State& s = *state_;
   at::Tensor text;
   VLGuide* guide = s.guide.get();
-  if (!prompt.empty()) text = s.need_guide("sr with a prompt").embed_text(prompt);
+  if (!prompt.empty()) text = s.embed_text("sr with a prompt", prompt);
   SRResult r = gen::super_resolve(*s.generator, guide, low, scale, text, config, progress, cancel);
   for (SRCandidate& c : r.candidates) c.image = s.cpu(c.image);
   r.bicubic = s.cpu(r.bicubic);

@@ -7,6 +7,9 @@
 // oracle (optional: only scores outputs). Every model path defaults to the bundled model in
 // assets/models/.
 //
+// Prompt embeddings are cached (up to 256 prompts), so repeated edits with the same prompts — the
+// studio's live preview while a slider moves — cost only the StyleSpace edit and one synthesis.
+//
 // An image being worked on is a Latent: its W+ and, after an inversion, the noise maps that
 // reproduce it. Every operation returns images as [1, C, R, R] in [-1, 1] on the CPU.
 #pragma once
