@@ -237,6 +237,14 @@ std::optional<AttributeReading> Pipeline::read_attributes(const at::Tensor& imag
   return reading;
 }
 
+std::vector<std::string> Pipeline::oracle_values(const std::string& attribute) const {
+  if (state_->oracle.is_empty()) return {};
+  for (const OracleAttribute& a : state_->oracle->config().attributes) {
+    if (a.name == attribute) return a.values;
+  }
+  return {};
+}
+
 bool Pipeline::has_vl_model() const { return state_->guide != nullptr; }
 bool Pipeline::has_directions() const { return state_->directions.has_value(); }
 bool Pipeline::has_oracle() const { return !state_->oracle.is_empty(); }

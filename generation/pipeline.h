@@ -100,6 +100,10 @@ class Pipeline {
   // The oracle's reading, when an oracle is loaded.
   std::optional<AttributeReading> read_attributes(const at::Tensor& image);
 
+  // The values the oracle reads for `attribute` ("colour" -> red, orange, ...); empty without an
+  // oracle or for an attribute it does not read.
+  std::vector<std::string> oracle_values(const std::string& attribute) const;
+
   bool has_vl_model() const;
   bool has_directions() const;
   bool has_oracle() const;

@@ -31,6 +31,8 @@ void add_model_commands(CLI::App& app, core::CommonOptions& common, Commands& co
 void add_import_command(CLI::App& app, core::CommonOptions& common, Commands& commands);
 // synth (SynthVid)
 void add_synth_command(CLI::App& app, core::CommonOptions& common, Commands& commands);
+// edit-eval (oracle-scored text edits)
+void add_edit_eval_command(CLI::App& app, core::CommonOptions& common, Commands& commands);
 // directions (global-direction tables of generators)
 void add_directions_command(CLI::App& app, core::CommonOptions& common, Commands& commands);
 // pretrain, eval

@@ -1,0 +1,124 @@
+// Tests for generation/edit_evaluation.h on tiny random models written to disk (generator, VL
+// model with a vocabulary beside it, its direction table, an oracle): the bookkeeping of the
+// protocol (every source is either edited or skipped as already showing the target, totals are
+// the sums, rates are hits / edits), the JSON table, and the errors for values and attributes the
+// oracle does not read. The accuracies themselves are only meaningful with trained models
+// (docs/generation.md).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "generation/directions.h"
+#include "generation/edit_evaluation.h"
+#include "generation/generator_checkpoint.h"
+#include "generation/oracle.h"
+#include "generation/pipeline.h"
+#include "models/presets.h"
+#include "models/tokenizer.h"
+#include "models/vl_checkpoint.h"
+#include "tests/core/test_support.h"
+
+namespace hdv::gen {
+namespace {
+
+using test::error_text;
+
+PipelineOptions write_models(const test::TempDir& dir) {
+  torch::manual_seed(11);
+  Generator generator(generator_preset("stylegan2-tiny"));
+  save_generator(dir / "generator.safetensors", *generator, "stylegan2-tiny");
+  models::VLModel vl(models::vl_preset("hdvila-tiny"));
+  models::save_vl_model(dir / "vl.safetensors", *vl, "hdvila-tiny");
+  const std::vector<std::string> tokens = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "red", "blue",
+                                           "green", "shirt", "bag", "video", "of", "you", "can", "see",
+                                           "there", "is", "."};
+  {
+    std::ofstream vocab(dir / "vocab.txt");
+    for (const std::string& t : tokens) vocab << t << "\n";
+  }
+  VLGuideConfig guide_config;
+  guide_config.image_size = 64;
+  VLGuide guide(vl, models::Tokenizer(dir / "vocab.txt"), c10::Device(c10::kCPU), guide_config);
+  DirectionsConfig directions;
+  directions.images = 1;
+  directions.stats_samples = 32;
+  directions.batch = 64;
+  save_directions(dir / "directions.safetensors", compute_directions(*generator, guide, directions));
+  OracleConfig oracle_config;
+  oracle_config.resolution = 16;
+  oracle_config.width = 4;
+  oracle_config.stages = 2;
+  oracle_config.attributes = {{"class", {"shirt", "bag"}}, {"colour", {"red", "blue", "green"}}};
+  AttributeOracle oracle(oracle_config);
+  save_oracle(dir / "oracle.safetensors", *oracle);
+  PipelineOptions options;
+  options.generator = dir / "generator.safetensors";
+  options.vl_model = dir / "vl.safetensors";
+  options.oracle = dir / "oracle.safetensors";
+  return options;
+}
+
+TEST(EditEvaluation, EverySourceIsEditedOrSkippedAndTotalsAreSums) {
+  test::TempDir dir;
+  Pipeline pipeline(write_models(dir));
+  ASSERT_TRUE(pipeline.has_directions());
+  EXPECT_EQ(pipeline.oracle_values("colour"), (std::vector<std::string>{"red", "blue", "green"}));
+  EditEvaluationConfig config;
+  config.images = 4;
+  config.beta = 0.05;
+  int64_t last_step = 0, last_total = 0;
+  const EditEvaluation result = evaluate_edits(pipeline, config, [&](int64_t step, int64_t total, double) {
+    last_step = step;
+    last_total = total;
+  });
+  EXPECT_EQ(last_step, 12);
+  EXPECT_EQ(last_total, 12);
+  ASSERT_EQ(result.per_value.size(), 3u);
+  int64_t edits = 0, skipped = 0, hits = 0, kept = 0;
+  for (const EditScore& s : result.per_value) {
+    EXPECT_EQ(s.edits + s.skipped, 4) << s.value;
+    EXPECT_LE(s.target_hits, s.edits);
+    EXPECT_LE(s.class_kept, s.edits);
+    edits += s.edits;
+    skipped += s.skipped;
+    hits += s.target_hits;
+    kept += s.class_kept;
+  }
+  // Each source shows exactly one colour, so it is skipped for exactly one of the three targets.
+  EXPECT_EQ(skipped, 4);
+  EXPECT_EQ(result.total.edits, edits);
+  EXPECT_EQ(result.total.target_hits, hits);
+  EXPECT_EQ(result.total.class_kept, kept);
+  EXPECT_DOUBLE_EQ(result.total.target_rate(), double(hits) / double(edits));
+  const core::Json json = result.to_json(config);
+  EXPECT_EQ(json["attribute"], "colour");
+  EXPECT_EQ(json["method"], "directions");
+  EXPECT_EQ(json["per_value"].size(), 3u);
+  EXPECT_EQ(json["per_value"][1]["value"], "blue");
+  EXPECT_EQ(json["total"]["edits"], edits);
+}
+
+TEST(EditEvaluation, RejectsValuesAndAttributesTheOracleDoesNotRead) {
+  test::TempDir dir;
+  Pipeline pipeline(write_models(dir));
+  EditEvaluationConfig config;
+  config.images = 1;
+  config.values = {"purple"};
+  EXPECT_EQ(error_text<core::Error>([&] { evaluate_edits(pipeline, config); }),
+            "edit evaluation: \"purple\" is not a colour the oracle reads (red, blue, green)");
+  config.values = {};
+  config.attribute = "texture";
+  EXPECT_EQ(error_text<core::Error>([&] { evaluate_edits(pipeline, config); }),
+            "edit evaluation: the oracle does not read \"texture\"");
+  config.attribute = "colour";
+  config.method = "paint";
+  EXPECT_EQ(error_text<core::ConfigError>([&] { evaluate_edits(pipeline, config); }),
+            "edit evaluation: method \"paint\" must be directions or optimise");
+}
+
+}  // namespace
+}  // namespace hdv::gen
