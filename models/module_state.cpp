@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/safetensors.h"
+#include "core/shape_text.h"
 
 namespace hdv::models {
 namespace {
@@ -55,6 +56,21 @@ void load_module_tensors(const core::Checkpoint& checkpoint, torch::nn::Module& 
   }
   torch::NoGradGuard no_grad;
   for (auto& item : state) item.value().copy_(checkpoint.tensor(item.key()));  // converts fp16/bf16
+}
+
+void copy_checkpoint_tensor(const core::Checkpoint& checkpoint, const std::string& name, at::Tensor target,
+                            std::vector<std::string>& problems) {
+  if (!checkpoint.file().contains(name)) {
+    problems.push_back(name);
+    return;
+  }
+  at::Tensor value = checkpoint.tensor(name);
+  if (value.sizes() != target.sizes()) {
+    problems.push_back(fmt::format("{} (shape {} in the checkpoint)", name, core::shape_text(value.sizes())));
+    return;
+  }
+  torch::NoGradGuard no_grad;
+  target.copy_(value);
 }
 
 }  // namespace hdv::models

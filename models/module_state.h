@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <string>
+#include <vector>
 
 #include "core/checkpoint.h"
 #include "core/config.h"
@@ -29,6 +30,11 @@ core::ExpectedShapes expected_shapes(torch::nn::Module& module);
 // Checks `checkpoint` against `module` and copies every tensor in. `path` names the file in errors.
 void load_module_tensors(const core::Checkpoint& checkpoint, torch::nn::Module& module,
                          const std::filesystem::path& path);
+
+// Copies the checkpoint's tensor `name` into `target`; when it is absent or has another shape, appends
+// that to `problems` instead, so a resume can report every mismatch at once.
+void copy_checkpoint_tensor(const core::Checkpoint& checkpoint, const std::string& name, at::Tensor target,
+                            std::vector<std::string>& problems);
 
 // The model config stored in a checkpoint (info.config), read strictly and validated; errors name
 // "<path> config".

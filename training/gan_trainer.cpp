@@ -2,8 +2,6 @@
 // training/training_loop.py and training/loss.py).
 #include "training/gan_trainer.h"
 
-#include "training/run_folder.h"
-
 #include <torch/torch.h>
 
 #include <unistd.h>
@@ -33,11 +31,13 @@
 #include "generation/discriminator.h"
 #include "generation/generator.h"
 #include "generation/generator_checkpoint.h"
+#include "models/module_state.h"
 #include "models/vl_checkpoint.h"
 #include "models/vl_model.h"
 #include "training/frechet.h"
 #include "training/gan_losses.h"
 #include "training/optim.h"
+#include "training/run_folder.h"
 
 namespace hdv::train {
 
@@ -274,16 +274,7 @@ void GanTrainer::setup_resume() {
   torch::NoGradGuard no_grad;
   std::vector<std::string> missing;
   auto load_into = [&](const std::string& name, at::Tensor target) {
-    if (!checkpoint.file().contains(name)) {
-      missing.push_back(name);
-      return;
-    }
-    at::Tensor value = checkpoint.tensor(name);
-    if (value.sizes() != target.sizes()) {
-      missing.push_back(fmt::format("{} (shape {} in the checkpoint)", name, core::shape_text(value.sizes())));
-      return;
-    }
-    target.copy_(value);
+    models::copy_checkpoint_tensor(checkpoint, name, std::move(target), missing);
   };
   auto load_module = [&](torch::nn::Module& module, const std::string& prefix) {
     for (auto& item : module.named_parameters()) load_into(prefix + item.key(), item.value());

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "core/image_io.h"
 #include "core/log.h"
 #include "core/video_io.h"
@@ -270,32 +271,6 @@ std::vector<Item> fashion_mnist_items(const ImageSourceOptions& options) {
   return items;
 }
 
-// Runs `work(i)` for i in [0, count) on `jobs` threads; rethrows the first error after all stop.
-void parallel_for_each(int64_t count, int jobs, const std::function<void(int64_t)>& work) {
-  std::atomic<int64_t> next{0};
-  std::atomic<bool> failed{false};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  auto worker = [&] {
-    for (;;) {
-      const int64_t i = next.fetch_add(1);
-      if (i >= count || failed.load()) return;
-      try {
-        work(i);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(error_mutex);
-        if (!error) error = std::current_exception();
-        failed = true;
-      }
-    }
-  };
-  std::vector<std::thread> threads;
-  for (int j = 1; j < jobs; ++j) threads.emplace_back(worker);
-  worker();
-  for (std::thread& thread : threads) thread.join();
-  if (error) std::rethrow_exception(error);
-}
-
 }  // namespace
 
 LabelledImages load_images(const ImageSourceOptions& options, const core::ProgressCallback& progress) {
@@ -327,7 +302,7 @@ LabelledImages load_images(const ImageSourceOptions& options, const core::Progre
   std::atomic<int64_t> skipped{0};
   std::mutex progress_mutex;
   const auto start = std::chrono::steady_clock::now();
-  parallel_for_each(total, jobs, [&](int64_t i) {
+  core::parallel_for_each(total, jobs, [&](int64_t i) {
     Item& item = items[static_cast<size_t>(i)];
     try {
       decoded[static_cast<size_t>(i)] = item.decode();

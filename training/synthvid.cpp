@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "core/atomic_file.h"
+#include "core/parallel.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -900,32 +901,6 @@ void write_video(const VideoJob& job, const std::filesystem::path& split_dir, co
   if (whole) whole->close();
 }
 
-// Runs `work(i)` for i in [0, count) on `jobs` threads; rethrows the first error after all stop.
-void parallel_for_each(int64_t count, int jobs, const std::function<void(int64_t)>& work) {
-  std::atomic<int64_t> next{0};
-  std::atomic<bool> failed{false};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  auto worker = [&] {
-    for (;;) {
-      int64_t i = next.fetch_add(1);
-      if (i >= count || failed.load()) return;
-      try {
-        work(i);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(error_mutex);
-        if (!error) error = std::current_exception();
-        failed = true;
-      }
-    }
-  };
-  std::vector<std::thread> threads;
-  for (int j = 1; j < jobs; ++j) threads.emplace_back(worker);
-  worker();
-  for (std::thread& thread : threads) thread.join();
-  if (error) std::rethrow_exception(error);
-}
-
 // A split's three JSONL files.
 void write_split_text(const std::filesystem::path& split_dir, std::string_view split,
                       const std::vector<SynthScene>& scenes, const SynthVidConfig& config) {
@@ -1056,7 +1031,7 @@ SynthVidSummary write_synthvid(const std::filesystem::path& out, const SynthVidC
     if (progress) progress(done, total, elapsed());
   };
   if (progress) progress(0, total, 0.0);
-  parallel_for_each(static_cast<int64_t>(jobs.size()), threads, [&](int64_t i) {
+  core::parallel_for_each(static_cast<int64_t>(jobs.size()), threads, [&](int64_t i) {
     const VideoJob& job = jobs[static_cast<size_t>(i)];
     write_video(job, out / job.split, config, garments, clip_done);
   });

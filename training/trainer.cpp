@@ -1,8 +1,6 @@
 // The pre-training loop (see trainer.h; DESIGN.md §5).
 #include "training/trainer.h"
 
-#include "training/run_folder.h"
-
 #include <torch/torch.h>
 
 #include <ATen/autocast_mode.h>
@@ -27,6 +25,7 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/shape_text.h"
+#include "models/module_state.h"
 #include "models/presets.h"
 #include "models/tokenizer.h"
 #include "models/vl_checkpoint.h"
@@ -297,16 +296,7 @@ void Trainer::setup_resume() {
   torch::NoGradGuard no_grad;
   std::vector<std::string> missing;
   auto load_into = [&](const std::string& name, at::Tensor target) {
-    if (!checkpoint.file().contains(name)) {
-      missing.push_back(name);
-      return;
-    }
-    at::Tensor value = checkpoint.tensor(name);
-    if (value.sizes() != target.sizes()) {
-      missing.push_back(fmt::format("{} (shape {} in the checkpoint)", name, core::shape_text(value.sizes())));
-      return;
-    }
-    target.copy_(value);
+    models::copy_checkpoint_tensor(checkpoint, name, std::move(target), missing);
   };
   for (auto& item : model_->named_parameters()) load_into("model." + item.key(), item.value());
   for (auto& item : model_->named_buffers()) load_into("model." + item.key(), item.value());
