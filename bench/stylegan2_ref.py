@@ -30,6 +30,8 @@ def preset(name):
     elif name in ("stylegan2-small-128", "stylegan2-small-64"):
         cfg.update(resolution=128 if name.endswith("128") else 64, z_dim=256, w_dim=256,
                    channel_base=4096, channel_max=256)
+    elif name == "stylegan2-lite-64":
+        cfg.update(resolution=64, z_dim=256, w_dim=256, channel_base=2048, channel_max=128)
     elif name == "stylegan2-tiny":
         cfg.update(resolution=16, z_dim=32, w_dim=32, mapping_layers=2, channel_base=256, channel_max=32)
     else:

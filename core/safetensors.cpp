@@ -320,4 +320,35 @@ void write_safetensors(const std::filesystem::path& path, const NamedTensors& te
   file.commit();
 }
 
+uint64_t cast_safetensors(const std::filesystem::path& in, const std::filesystem::path& out, DType dtype) {
+  if (dtype != DType::F32 && dtype != DType::F16 && dtype != DType::BF16) {
+    throw Error(fmt::format("cast to {}: expected a floating dtype (F32, F16 or BF16)", dtype_name(dtype)));
+  }
+  std::error_code ec;
+  if (std::filesystem::exists(out, ec) && std::filesystem::equivalent(in, out, ec)) {
+    throw Error(fmt::format("{}: the output is the input file; write to another path", out.string()));
+  }
+  const SafetensorsFile file = SafetensorsFile::open(in);
+  const c10::ScalarType target = to_scalar_type(dtype);
+  NamedTensors tensors;
+  tensors.reserve(file.entries().size());
+  uint64_t bytes = 0;
+  for (const TensorEntry& entry : file.entries()) {
+    at::Tensor tensor = file.tensor(entry.name);
+    if (at::isFloatingType(tensor.scalar_type()) && tensor.scalar_type() != target) {
+      at::Tensor cast = tensor.to(target);
+      const int64_t newly_infinite = (cast.isinf() & tensor.isfinite()).sum().item<int64_t>();
+      if (newly_infinite > 0) {
+        throw Error(fmt::format("{}: tensor \"{}\": {} finite value(s) overflow {}", in.string(), entry.name,
+                                newly_infinite, dtype_name(dtype)));
+      }
+      tensor = cast;
+    }
+    bytes += static_cast<uint64_t>(tensor.numel()) * tensor.element_size();
+    tensors.emplace_back(entry.name, tensor);
+  }
+  write_safetensors(out, tensors, file.metadata());
+  return bytes;
+}
+
 }  // namespace hdv::core

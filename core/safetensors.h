@@ -88,4 +88,10 @@ using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 void write_safetensors(const std::filesystem::path& path, const NamedTensors& tensors,
                        const Metadata& metadata = {});
 
+// Rewrites `in` as `out` with every floating-point tensor cast to `dtype` (F32, F16 or BF16);
+// integer and bool tensors, tensor order and metadata are kept. Returns the bytes written for
+// tensor data. Throws Error when `dtype` is not floating, when `in` and `out` are the same file,
+// or when a value is finite in `in` but overflows `dtype` (naming the tensor).
+uint64_t cast_safetensors(const std::filesystem::path& in, const std::filesystem::path& out, DType dtype);
+
 }  // namespace hdv::core

@@ -17,6 +17,7 @@
 #include "core/assets.h"
 #include "core/atomic_file.h"
 #include "core/cli.h"
+#include "core/contact_sheet.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/image_io.h"
@@ -43,6 +44,7 @@ struct Options {
   double psi = 0.7;
   int candidates = 4;
   int64_t vl_image_size = 0;
+  std::string sheet = "contact_sheet.png";
   bool dry_run = false;
   gen::Job job;  // the job given by flags (with --mode)
   std::string mode;
@@ -65,9 +67,10 @@ core::Json reading_json(const std::optional<gen::AttributeReading>& reading) {
 
 // The image a job starts from: its input inverted, or the sample of its seed.
 gen::Rendered starting_point(gen::Pipeline& pipeline, const gen::Job& job, const Options& options, core::Json& result,
-                             const fs::path& out) {
+                             const fs::path& out, std::vector<at::Tensor>& row) {
   if (job.input.empty()) return pipeline.sample(*job.seed, options.psi);
   const at::Tensor image = core::load_image(job.input);
+  row.push_back(image);
   gen::InvertConfig config;
   config.steps = kInvertSteps;
   core::ConsoleProgress bar(fmt::format("{} invert", job.output), "steps");
@@ -76,16 +79,21 @@ gen::Rendered starting_point(gen::Pipeline& pipeline, const gen::Job& job, const
   result["invert_psnr"] = inverted.psnr;
   core::save_png(out / (job.output + "-inverted.png"), inverted.image[0]);
   result["files"].push_back(job.output + "-inverted.png");
+  row.push_back(inverted.image[0]);
   return inverted;
 }
 
-void run_job(gen::Pipeline& pipeline, const gen::Job& job, const Options& options, core::Json& result) {
+// Runs one job, saving its files; `row` receives the images of its contact-sheet row in the
+// order of the files (the input first, when there is one).
+void run_job(gen::Pipeline& pipeline, const gen::Job& job, const Options& options, core::Json& result,
+             std::vector<at::Tensor>& row) {
   const fs::path out = options.out_dir;
   const std::string base = job.output;
   result["files"] = core::Json::array();
   auto save = [&](const at::Tensor& image, const std::string& name) {
     core::save_png(out / name, image[0]);
     result["files"].push_back(name);
+    row.push_back(image[0]);
   };
   at::Tensor primary;
   switch (job.mode) {
@@ -99,7 +107,9 @@ void run_job(gen::Pipeline& pipeline, const gen::Job& job, const Options& option
       gen::InvertConfig config;
       config.steps = job.steps > 0 ? job.steps : kInvertSteps;
       core::ConsoleProgress bar(fmt::format("{} invert", base), "steps");
-      gen::InvertOutput r = pipeline.invert(core::load_image(job.input), config, bar.callback());
+      const at::Tensor input = core::load_image(job.input);
+      row.push_back(input);
+      gen::InvertOutput r = pipeline.invert(input, config, bar.callback());
       bar.finish();
       primary = r.image;
       result["mse"] = r.mse;
@@ -109,7 +119,7 @@ void run_job(gen::Pipeline& pipeline, const gen::Job& job, const Options& option
     }
     case gen::JobMode::Edit: {
       if (job.prompt.find_first_not_of(" \t") == std::string::npos) throw core::Error("prompt: empty text");
-      gen::Rendered start = starting_point(pipeline, job, options, result, out);
+      gen::Rendered start = starting_point(pipeline, job, options, result, out, row);
       save(start.image, base + "-source.png");
       const auto t0 = std::chrono::steady_clock::now();
       gen::EditResult r = pipeline.edit(start.latent, job.prompt, job.neutral, job.strength, job.beta);
@@ -123,7 +133,7 @@ void run_job(gen::Pipeline& pipeline, const gen::Job& job, const Options& option
     }
     case gen::JobMode::EditOptimise: {
       if (job.prompt.find_first_not_of(" \t") == std::string::npos) throw core::Error("prompt: empty text");
-      gen::Rendered start = starting_point(pipeline, job, options, result, out);
+      gen::Rendered start = starting_point(pipeline, job, options, result, out, row);
       save(start.image, base + "-source.png");
       gen::EditOptimiseConfig config;
       config.steps = job.steps > 0 ? job.steps : kOptimiseSteps;
@@ -143,6 +153,7 @@ void run_job(gen::Pipeline& pipeline, const gen::Job& job, const Options& option
       config.candidates = options.candidates;
       config.seed = job.seed.value_or(0);
       const at::Tensor low = core::load_image(job.input);
+      row.push_back(low);
       core::ConsoleProgress bar(fmt::format("{} sr ×{}", base, job.scale), "steps");
       gen::SRResult r = pipeline.super_resolve(low, job.scale, job.prompt, config, bar.callback());
       bar.finish();
@@ -213,6 +224,7 @@ int run(Options& options, const CLI::App& app) {
   fs::create_directories(options.out_dir);
 
   core::Json results = core::Json::array();
+  std::vector<std::vector<at::Tensor>> sheet_rows;
   int failed = 0;
   core::ConsoleProgress overall("jobs", "jobs");
   for (size_t i = 0; i < jobs.size(); ++i) {
@@ -221,8 +233,10 @@ int run(Options& options, const CLI::App& app) {
     if (!job.prompt.empty()) result["prompt"] = job.prompt;
     const auto t0 = std::chrono::steady_clock::now();
     try {
-      run_job(pipeline, job, options, result);
+      std::vector<at::Tensor> row;
+      run_job(pipeline, job, options, result, row);
       result["ok"] = true;
+      sheet_rows.push_back(std::move(row));
     } catch (const gen::Cancelled&) {
       throw;
     } catch (const core::Error& e) {
@@ -244,6 +258,12 @@ int run(Options& options, const CLI::App& app) {
     overall.update(static_cast<int64_t>(i + 1), static_cast<int64_t>(jobs.size()));
   }
   overall.finish();
+  if (!options.sheet.empty() && !sheet_rows.empty()) {
+    const fs::path sheet = fs::path(options.out_dir) / options.sheet;
+    core::save_png(sheet, core::contact_sheet(sheet_rows, pipeline.generator().config().resolution));
+    std::fprintf(stderr, "contact sheet (one row per finished job, its files in results.jsonl order): %s\n",
+                 sheet.c_str());
+  }
   std::fprintf(stderr, "%zu job(s), %d failed; outputs and results.jsonl in %s\n", jobs.size(), failed,
                options.out_dir.c_str());
   return failed > 0 ? 1 : 0;
@@ -270,7 +290,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   app.add_option("--vl-image-size", options.vl_image_size,
-                 "Resize images to this size for the VL model (0 = the generator's resolution, at least 64)")
+                 "Resize images to this size for the VL model (0 = the generator's resolution, at least 128)")
       ->check(core::non_negative_integer())
       ->capture_default_str();
   app.add_option("--mode", options.mode, "One job from flags: sample, invert, edit, edit-optimise or sr");
@@ -285,6 +305,9 @@ int main(int argc, char** argv) {
   app.add_option("--scale", options.job.scale, "Super-resolution factor: 4, 8 or 16")->capture_default_str();
   app.add_option("--seed", options.seed, "Latent seed")->check(core::non_negative_integer());
   app.add_option("--output", options.job.output, "Output base name for the flag job")->capture_default_str();
+  app.add_option("--sheet", options.sheet,
+                 "Contact sheet file name in --out: one row per finished job (\"\" = none)")
+      ->capture_default_str();
   app.add_flag("--dry-run", options.dry_run, "Validate the jobs, print them and exit");
   core::add_common_options(app, options.common);
   int status = 0;

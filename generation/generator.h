@@ -61,7 +61,8 @@ struct GeneratorConfig {
 };
 
 // Named geometries: "stylegan2-f-1024" (config F at 1024²), "stylegan2-small-128" and
-// "stylegan2-small-64" (the bundled defaults' CPU-sized geometry), "stylegan2-tiny" (tests).
+// "stylegan2-small-64" (CPU-sized), "stylegan2-lite-64" (the bundled default, a quarter of
+// small-64's work), "stylegan2-tiny" (tests).
 std::vector<std::string> generator_preset_names();
 GeneratorConfig generator_preset(const std::string& name);  // ConfigError listing known names
 

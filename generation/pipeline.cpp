@@ -100,7 +100,7 @@ Pipeline::Pipeline(const PipelineOptions& options) : state_(std::make_unique<Sta
     models::Tokenizer tokenizer(vocab);
     VLGuideConfig guide_config;
     guide_config.image_size = options.vl_image_size > 0 ? options.vl_image_size
-                                                        : std::max<int64_t>(s.generator->config().resolution, 64);
+                                                        : default_vl_image_size(s.generator->config().resolution);
     s.guide = std::make_unique<VLGuide>(model, tokenizer, s.device, guide_config);
     core::log_debug("VL model {} (vocabulary {})", s.vl_model_path.string(), vocab.string());
   } else if (options.require_vl) {

@@ -43,8 +43,8 @@ struct PipelineOptions {
   std::filesystem::path vocab;       // "" = vocab.txt beside the VL model, else the venv's MiniLM one
   std::string python;                // the venv's interpreter (to find the default vocabulary)
   bool require_vl = true;            // fail on load when the VL model is missing
-  int64_t vl_image_size = 0;         // images are resized to this for the VL model; 0 = the
-                                     // generator's resolution, at least 64 (the HR path's minimum)
+  int64_t vl_image_size = 0;         // images are resized to this for the VL model; 0 =
+                                     // default_vl_image_size (the generator's resolution, at least 128)
   c10::Device device = c10::Device(c10::kCPU);
 };
 

@@ -1,6 +1,8 @@
 // Text and image embeddings for steering (see vl_guide.h).
 #include "generation/vl_guide.h"
 
+#include <algorithm>
+
 #include <torch/torch.h>
 
 #include <fmt/format.h>
@@ -61,6 +63,8 @@ at::Tensor VLGuide::embed_images(const at::Tensor& images) {
 }
 
 int64_t VLGuide::embed_dim() const { return model_->config().embed_dim; }
+
+int64_t default_vl_image_size(int64_t generator_resolution) { return std::max<int64_t>(generator_resolution, 128); }
 
 std::filesystem::path vocab_for_model(const std::filesystem::path& vl_model, const std::string& python) {
   const std::filesystem::path beside = vl_model.parent_path() / "vocab.txt";

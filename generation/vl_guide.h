@@ -31,6 +31,11 @@ class Cancelled : public core::Error {
 // Throws Cancelled when `flag` is set (a null flag never cancels).
 void check_cancel(const std::atomic<bool>* flag);
 
+// The size generator images are resized to for the VL model when none is given: the generator's
+// resolution, at least hdvila-small's pre-training keyframe crop (128 px), so a 64-px generator's
+// images reach the image tower at the scale it learned from.
+int64_t default_vl_image_size(int64_t generator_resolution);
+
 struct VLGuideConfig {
   // "{}" is replaced by the prompt; the embedding is the renormalised mean over templates.
   std::vector<std::string> templates = {"{}", "{}.", "a video of {}.", "you can see {}.", "there is {}."};

@@ -46,7 +46,7 @@ void add_directions_command(CLI::App& app, core::CommonOptions& common, Commands
       ->capture_default_str();
   sub->add_option("--batch", c.batch, "Images per forward pass")->check(CLI::Range(int64_t{2}, int64_t{4096}))->capture_default_str();
   sub->add_option("--seed", c.seed, "Seed of the samples")->check(core::non_negative_integer())->capture_default_str();
-  sub->add_option("--image-size", options->image_size, "Resize images to this size for the VL model (0 = the generator's resolution, at least 64)")
+  sub->add_option("--image-size", options->image_size, "Resize images to this size for the VL model (0 = the generator's resolution, at least 128)")
       ->check(core::non_negative_integer())
       ->capture_default_str();
   sub->add_option("--vocab", options->vocab, "WordPiece vocab.txt (default: beside the VL model, else the venv's MiniLM)");
@@ -62,7 +62,7 @@ void add_directions_command(CLI::App& app, core::CommonOptions& common, Commands
         options->vocab.empty() ? gen::vocab_for_model(options->vl_model, options->python) : std::filesystem::path(options->vocab);
     gen::VLGuideConfig guide_config;
     guide_config.image_size =
-        options->image_size > 0 ? options->image_size : std::max<int64_t>(generator->config().resolution, 64);
+        options->image_size > 0 ? options->image_size : gen::default_vl_image_size(generator->config().resolution);
     gen::VLGuide guide(vl, models::Tokenizer(vocab), device, guide_config);
     gen::DirectionTable partial;
     std::error_code ec;

@@ -208,7 +208,29 @@ struct EvalOptions_ {
   int batch_size = 16;
   int workers = 2;
   std::string resolution;
+  std::string run_config;  // a pretrain run's config.json whose run.sampler is used
 };
+
+// The sampler geometry a model was trained with: "run"."sampler" of the run's config.json (given,
+// or found beside the model file), else the preset's.
+ClipSamplerConfig trained_sampler(const fs::path& model_path, const std::string& preset, const std::string& run_config) {
+  ClipSamplerConfig sampler = sampler_preset(preset.empty() ? "hdvila-small" : preset);
+  const fs::path config_path = run_config.empty() ? model_path.parent_path() / "config.json" : fs::path(run_config);
+  std::error_code ec;
+  if (run_config.empty() && !fs::exists(config_path, ec)) return sampler;
+  const core::Json json = core::read_json_file(config_path);
+  if (!json.contains("run") || !json["run"].contains("sampler")) {
+    if (!run_config.empty()) {
+      throw core::FormatError(fmt::format("{}: no \"run\".\"sampler\" (expected a pretrain run's config.json)",
+                                          config_path.string()));
+    }
+    return sampler;
+  }
+  core::config_from_json(json["run"]["sampler"], sampler, config_path.string() + ": run.sampler");
+  core::log_info("eval: sampler of {} (frames {}x{}, crop {}x{})", config_path.string(), sampler.frame_width,
+                 sampler.frame_height, sampler.crop_width, sampler.crop_height);
+  return sampler;
+}
 
 void print_report(const RetrievalReport& report) {
   auto line = [](const char* name, const RetrievalScores& s) {
@@ -243,6 +265,9 @@ void add_eval(CLI::App& app, core::CommonOptions& common, Commands& commands) {
   sub->add_option("--workers", options->workers, "Data-loading threads")->check(core::positive_integer())->capture_default_str();
   sub->add_option("--resolution", options->resolution, "Sampler mode 720p, 360p or 180p (default: the preset's)")
       ->check(CLI::IsMember({"720p", "360p", "180p"}));
+  sub->add_option("--run-config", options->run_config,
+                  "A pretrain run's config.json whose sampler geometry to use (default: config.json beside the model, "
+                  "else the preset's)");
   commands.push_back({sub, [options, &common] {
     core::apply_common_options(common);
     const c10::Device device = core::resolve_device(common.device);
@@ -251,7 +276,7 @@ void add_eval(CLI::App& app, core::CommonOptions& common, Commands& commands) {
     const core::CheckpointInfo info = core::read_checkpoint_info(model_path);
     models::VLModel model = models::load_vl_model(model_path);
     model->to(device);
-    ClipSamplerConfig sampler = sampler_preset(info.preset.empty() ? "hdvila-small" : info.preset);
+    ClipSamplerConfig sampler = trained_sampler(model_path, info.preset, options->run_config);
     sampler.segments = static_cast<int>(model->config().segments);
     sampler.frames = model->config().video.frames;
     if (!options->resolution.empty()) sampler.resolution = options->resolution;

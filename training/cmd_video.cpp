@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "core/contact_sheet.h"
 #include "core/error.h"
 #include "core/image_io.h"
 #include "core/log.h"
@@ -32,17 +33,15 @@ core::FrameSize parse_size(const std::string& text, const std::string& flag) {
   return {width, height};
 }
 
-// frames: [N, 3, H, W] -> one image [3, rows*H, cols*W] with a 2-pixel grey gutter.
-at::Tensor contact_sheet(const at::Tensor& frames) {
-  const int64_t n = frames.size(0), h = frames.size(2), w = frames.size(3), gutter = 2;
-  const auto cols = static_cast<int64_t>(std::ceil(std::sqrt(double(n))));
-  const int64_t rows = (n + cols - 1) / cols;
-  at::Tensor sheet = torch::zeros({3, rows * (h + gutter) + gutter, cols * (w + gutter) + gutter});
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t top = gutter + (i / cols) * (h + gutter), left = gutter + (i % cols) * (w + gutter);
-    sheet.narrow(1, top, h).narrow(2, left, w).copy_(frames[i]);
+// frames: [N, 3, H, W] -> one roughly square sheet at full size.
+at::Tensor frame_sheet(const at::Tensor& frames) {
+  const auto cols = static_cast<int64_t>(std::ceil(std::sqrt(double(frames.size(0)))));
+  std::vector<std::vector<at::Tensor>> rows;
+  for (int64_t i = 0; i < frames.size(0); ++i) {
+    if (i % cols == 0) rows.emplace_back();
+    rows.back().push_back(frames[i]);
   }
-  return sheet;
+  return core::contact_sheet(rows, std::max(frames.size(2), frames.size(3)));
 }
 
 // Frame t of the test pattern: colour bars drifting right, a white square crossing the frame, and
@@ -123,7 +122,7 @@ void add_video_commands(CLI::App& app, core::CommonOptions& common, Commands& co
       }
       progress.finish();
       auto sheet_path = std::filesystem::path(options->out) / "contact_sheet.png";
-      core::save_png(sheet_path, contact_sheet(torch::stack(frames)));
+      core::save_png(sheet_path, frame_sheet(torch::stack(frames)));
       std::printf("%zu frames (indices %lld..%lld of %lld) written to %s\ncontact sheet: %s\n", frames.size(),
                   static_cast<long long>(indices.front()), static_cast<long long>(indices.back()),
                   static_cast<long long>(reader.info().frame_count), options->out.c_str(), sheet_path.c_str());

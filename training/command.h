@@ -25,6 +25,7 @@ std::string default_python();
 
 // Each adds one subcommand to `app`; `common` receives --device/--threads/--verbose/--quiet.
 void add_inspect_command(CLI::App& app, core::CommonOptions& common, Commands& commands);
+void add_convert_command(CLI::App& app, core::CommonOptions& common, Commands& commands);
 void add_video_commands(CLI::App& app, core::CommonOptions& common, Commands& commands);
 void add_text_commands(CLI::App& app, core::CommonOptions& common, Commands& commands);
 void add_model_commands(CLI::App& app, core::CommonOptions& common, Commands& commands);

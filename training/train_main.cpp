@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   core::add_common_options(app, common);
   train::Commands commands;
   train::add_inspect_command(app, common, commands);
+  train::add_convert_command(app, common, commands);
   train::add_text_commands(app, common, commands);
   train::add_model_commands(app, common, commands);
   train::add_import_command(app, common, commands);

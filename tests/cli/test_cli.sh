@@ -82,6 +82,13 @@ PY
 expect generate-wrong-kind 1 "^error: $work/oracle.safetensors: checkpoint kind is \"oracle\", expected \"generator\"" -- \
   "$generate" --mode sample --seed 1 --out "$work/out" --generator "$work/oracle.safetensors"
 expect inspect-checkpoint 0 'checkpoint: kind oracle' -- "$train" inspect "$work/oracle.safetensors"
+expect convert-f16 0 'oracle.safetensors -> .*oracle16.safetensors \(F16, 0.0 MB of tensors\)' -- \
+  "$train" convert "$work/oracle.safetensors" --out "$work/oracle16.safetensors" --dtype f16
+expect convert-kept-kind 0 'checkpoint: kind oracle' -- "$train" inspect "$work/oracle16.safetensors"
+expect convert-stored-f16 0 '^w	F16	\[2\]' -- "$train" inspect "$work/oracle16.safetensors"
+expect convert-bad-dtype 2 '^error: --dtype: ' -- "$train" convert "$work/oracle.safetensors" --out "$work/x.st" --dtype I8
+expect convert-same-file 1 "^error: $work/oracle.safetensors: the output is the input file" -- \
+  "$train" convert "$work/oracle.safetensors" --out "$work/oracle.safetensors"
 
 # Real jobs with a small generator (the parity fixture's, written by the venv): a flag job, then a
 # batch whose failing jobs are recorded while the others still run.

@@ -113,6 +113,35 @@ TEST(Safetensors, UnknownTensorNameIsAnError) {
   HDV_EXPECT_THROW_MSG(file.tensor("v"), Error, "no tensor named \"v\"");
 }
 
+TEST(Safetensors, CastRewritesFloatingTensorsAndKeepsTheRest) {
+  TempDir dir;
+  const at::Tensor weight = torch::randn({3, 5}, torch::TensorOptions().dtype(torch::kFloat32));
+  const at::Tensor steps = torch::arange(4, torch::kLong) * 1000000007;
+  write_safetensors(dir / "in.safetensors", {{"weight", weight}, {"steps", steps}}, {{"hdvila", "{\"kind\":\"x\"}"}});
+  const uint64_t bytes = cast_safetensors(dir / "in.safetensors", dir / "out.safetensors", DType::F16);
+  EXPECT_EQ(bytes, 15u * 2 + 4u * 8);
+  SafetensorsFile out = SafetensorsFile::open(dir / "out.safetensors");
+  ASSERT_EQ(out.entries().size(), 2u);
+  EXPECT_EQ(out.entries()[0].name, "weight");
+  EXPECT_EQ(out.entry("weight").dtype, DType::F16);
+  EXPECT_EQ(out.entry("steps").dtype, DType::I64);
+  EXPECT_TRUE(torch::equal(out.tensor("weight"), weight.to(torch::kHalf)));
+  EXPECT_TRUE(torch::equal(out.tensor("steps"), steps));
+  EXPECT_EQ(out.metadata().at("hdvila"), "{\"kind\":\"x\"}");
+}
+
+TEST(Safetensors, CastRefusesOverflowSamePathAndIntegerTargets) {
+  TempDir dir;
+  write_safetensors(dir / "big.safetensors", {{"a", torch::ones({2})}, {"huge", torch::full({3}, 1e6)}});
+  HDV_EXPECT_THROW_MSG(cast_safetensors(dir / "big.safetensors", dir / "half.safetensors", DType::F16), Error,
+                       "tensor \"huge\": 3 finite value(s) overflow F16");
+  EXPECT_FALSE(std::filesystem::exists(dir / "half.safetensors"));
+  HDV_EXPECT_THROW_MSG(cast_safetensors(dir / "big.safetensors", dir / "big.safetensors", DType::BF16), Error,
+                       "the output is the input file");
+  HDV_EXPECT_THROW_MSG(cast_safetensors(dir / "big.safetensors", dir / "i.safetensors", DType::I32), Error,
+                       "cast to I32: expected a floating dtype (F32, F16 or BF16)");
+}
+
 // --- interop with the Python package -------------------------------------------------------
 
 std::string python_command(const std::string& args) {

@@ -199,7 +199,7 @@ TEST(Generator, RejectsBadInputAndConfig) {
   EXPECT_EQ(error_text<core::ConfigError>([&] { config.validate(); }),
             "generator config: resolution=96 must be a power of two >= 4");
   EXPECT_EQ(error_text<core::ConfigError>([&] { generator_preset("stylegan3"); }),
-            "unknown generator preset \"stylegan3\" (known: stylegan2-f-1024, stylegan2-small-128, stylegan2-small-64, "
+            "unknown generator preset \"stylegan3\" (known: stylegan2-f-1024, stylegan2-small-128, stylegan2-small-64, stylegan2-lite-64, "
             "stylegan2-tiny)");
 }
 
