@@ -2,8 +2,8 @@
 # `make demo`: text-guided editing and super-resolution with the bundled default models, offline.
 #
 # Runs hdvila-generate on a job file (assets/samples/demo-jobs.jsonl): colour and texture edits of
-# generated images and of the sample frames by global directions, and ×4 / ×8 super-resolution
-# of the low-resolution samples with and without a prompt. Then it checks every edit with the
+# the sample frames (inverted, then latent optimisation), global-direction edits of generated
+# images, and ×4 / ×8 super-resolution of the low-resolution samples with and without a prompt. Then it checks every edit with the
 # attribute oracle, writes a contact sheet and a studio screenshot, and says where everything is.
 # usage: demo.sh [BUILD_DIR]
 set -euo pipefail
@@ -36,7 +36,7 @@ import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
 asked = hit = 0
 for r in rows:
-    if r["mode"] != "edit" or not r.get("ok"):
+    if r["mode"] not in ("edit", "edit-optimise") or not r.get("ok"):
         continue
     words = r["prompt"].split()
     for attribute, values in (("colour", ["red", "orange", "yellow", "green", "blue", "purple", "pink", "white"]),
@@ -61,7 +61,7 @@ PY
 
 step "3/3 the studio window with the bundled models (hdvila-studio --screenshot)"
 if [[ -n ${DISPLAY:-} ]]; then runner=(); else runner=(xvfb-run -a -s "-screen 0 1280x1024x24"); fi
-"${runner[@]}" "$bin/hdvila-studio" --image "$out/red-dress.png" --screenshot "$out/studio.png" \
+"${runner[@]}" "$bin/hdvila-studio" --image "$out/red-pullover.png" --screenshot "$out/studio.png" \
   --width 1100 --height 640 --frames 4 --quiet || echo "(no display available for the studio screenshot)"
 
 cat <<MSG
@@ -70,5 +70,5 @@ outputs in $out:
   contact_sheet.png    one row per job: its input (if any), source, result, candidates, bicubic
   results.jsonl        timings, channels, scores and the oracle's reading of every output
   studio.png           the studio window
-open them interactively:  $bin/hdvila-studio --image $out/red-dress.png
+open them interactively:  $bin/hdvila-studio --image $out/red-pullover.png
 MSG

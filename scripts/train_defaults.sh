@@ -11,9 +11,10 @@
 #      retrieval (test split), oracle accuracy (val), edit accuracy, VL-FD
 #
 # Each stage is skipped when its output exists, so an interrupted run continues where it stopped
-# (pretrain and gan also resume their own checkpoints). Times on a 2-core machine: about
-# 40 + 55 + 15 + 15 minutes for stages 2-5 run one after another; the stages that do not depend
-# on each other run two at a time with one thread each.
+# (pretrain and gan also resume their own checkpoints). Stages that do not depend on each other
+# run two at a time with one thread each. Times measured on a 2-core machine (shared with builds):
+# SynthVid 5.4 min; VL model 45 min and generator 83 min side by side; oracle 15 min; directions
+# about 6 min; the card metrics about 10 min.
 #
 # usage: scripts/train_defaults.sh [WORK_DIR]   (default runs/defaults; BUILD=build, HDV_VENV)
 set -euo pipefail
@@ -54,7 +55,7 @@ if [[ ! -f $gan_run/generator.safetensors ]]; then
   say "3/6 generator stylegan2-lite-64 (log: $gan_run.log)"
   resume=(); [[ -d $gan_run/checkpoints ]] && resume=(--resume auto)
   "$train" gan --threads 1 --data "$data" --split train --frames-per-clip 2 --preset stylegan2-lite-64 --out "$gan_run" \
-    --kimg 60 --max-minutes 55 --log-every 50 --sample-every 500 --checkpoint-every 500 --mirror "${resume[@]}" \
+    --steps 5598 --log-every 50 --sample-every 500 --checkpoint-every 500 --mirror "${resume[@]}" \
     >"$gan_run.log" 2>&1 &
   pids+=($!)
 fi
@@ -74,7 +75,7 @@ if [[ ! -f $work/directions.done ]]; then
   say "5/6 global directions (log: $work/directions.log)"
   resume=(); [[ -f $directions ]] && resume=(--resume)
   ( "$train" directions --threads 1 --generator "$gan_run/generator.safetensors" --vl-model "$vl_run/model.safetensors" \
-      --out "$directions" --images 4 --python "$python" "${resume[@]}" >"$work/directions.log" 2>&1 &&
+      --out "$directions" --images 16 --python "$python" "${resume[@]}" >"$work/directions.log" 2>&1 &&
     touch "$work/directions.done" ) &
   pids+=($!)
 fi
