@@ -72,10 +72,12 @@ InvertResult invert(GeneratorImpl& generator, VLGuide* guide, const at::Tensor& 
                                   generator.config().img_channels));
   }
   // w_avg and σ_w from fresh samples (NVlabs: 10,000).
+  // Every random draw (w samples, initial noise buffers, latent noise per step) comes from one
+  // generator seeded by config.seed, so an inversion repeats exactly whatever ran before it.
+  auto cpu = torch::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(config.seed));
   at::Tensor w_avg, w_std;
   {
     torch::NoGradGuard no_grad;
-    auto cpu = torch::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(config.seed));
     at::Tensor z = torch::randn({config.w_avg_samples, generator.config().z_dim}, cpu, torch::kFloat).to(device);
     at::Tensor w = generator.map(z);
     w_avg = w.mean(0, true);
@@ -91,7 +93,8 @@ InvertResult invert(GeneratorImpl& generator, VLGuide* guide, const at::Tensor& 
   at::Tensor w_opt = (config.w_plus ? w_avg.unsqueeze(1).repeat({1, num_ws, 1}) : w_avg.clone()).set_requires_grad(true);
   std::vector<at::Tensor> noise;
   for (const at::Tensor& buffer : generator.noise_buffers()) {
-    noise.push_back(torch::randn({1, 1, buffer.size(0), buffer.size(1)}, buffer.options()).set_requires_grad(true));
+    noise.push_back(
+        torch::randn({1, 1, buffer.size(0), buffer.size(1)}, cpu, torch::kFloat).to(buffer.options()).set_requires_grad(true));
   }
   std::vector<at::Tensor> params = {w_opt};
   params.insert(params.end(), noise.begin(), noise.end());
@@ -102,7 +105,7 @@ InvertResult invert(GeneratorImpl& generator, VLGuide* guide, const at::Tensor& 
     const double t = static_cast<double>(step) / static_cast<double>(config.steps);
     const double noise_scale = sigma_w * config.initial_noise_factor * std::pow(std::max(0.0, 1.0 - t / config.noise_ramp), 2);
     for (auto& group : adam.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(config.lr * ramped_lr(t));
-    at::Tensor w = w_opt + torch::randn_like(w_opt) * noise_scale;
+    at::Tensor w = w_opt + torch::randn(w_opt.sizes(), cpu, torch::kFloat).to(w_opt.device()) * noise_scale;
     at::Tensor ws = config.w_plus ? w : w.unsqueeze(1).repeat({1, num_ws, 1});
     at::Tensor image = generator.synthesize_from_styles(generator.styles(ws), NoiseMode::None, noise);
     at::Tensor loss = config.pixel_weight * (image - target).square().mean();

@@ -189,6 +189,31 @@ TEST(Projector, ReconstructsAGeneratedImage) {
   EXPECT_EQ(result.noise.size(), 5u);
 }
 
+// The studio runs other work between inversions; the result must depend on config.seed only,
+// not on the global random state left behind.
+TEST(Projector, SameSeedSameResultWhateverRanBefore) {
+  Generator generator = tiny_generator(4);
+  at::Tensor target;
+  {
+    torch::NoGradGuard no_grad;
+    target = generator->forward(torch::randn({1, 32}), 1.0, NoiseMode::Const);
+  }
+  InvertConfig config;
+  config.steps = 20;
+  config.vl_weight = 0;
+  config.w_avg_samples = 64;
+  torch::manual_seed(1);
+  const InvertResult first = invert(*generator, nullptr, target[0], config);
+  torch::manual_seed(2);
+  torch::randn({1000});
+  const InvertResult second = invert(*generator, nullptr, target[0], config);
+  EXPECT_TRUE(torch::equal(first.ws, second.ws));
+  EXPECT_TRUE(torch::equal(first.image, second.image));
+  config.seed = 1;
+  const InvertResult other = invert(*generator, nullptr, target[0], config);
+  EXPECT_FALSE(torch::equal(first.ws, other.ws));
+}
+
 TEST(SuperResolution, OutputsMatchTheInputWhenDownscaled) {
   Generator generator = tiny_generator(5);
   at::Tensor high;
