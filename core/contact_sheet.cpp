@@ -10,12 +10,10 @@
 #include "core/shape_text.h"
 
 namespace hdv::core {
-namespace {
 
 namespace F = torch::nn::functional;
 
-// image [3, H, W] -> at most cell×cell, aspect kept.
-at::Tensor fit(const at::Tensor& image, int64_t cell) {
+at::Tensor fit_to_cell(const at::Tensor& image, int64_t cell) {
   const int64_t h = image.size(1), w = image.size(2), side = std::max(h, w);
   at::Tensor x = image.detach().to(torch::kCPU, torch::kFloat32).unsqueeze(0);
   if (side <= cell) {
@@ -27,8 +25,6 @@ at::Tensor fit(const at::Tensor& image, int64_t cell) {
   }
   return x[0];
 }
-
-}  // namespace
 
 at::Tensor contact_sheet(const std::vector<std::vector<at::Tensor>>& rows, int64_t cell, int64_t gutter) {
   if (cell < 1) throw Error(fmt::format("contact sheet: cell={} must be >= 1", cell));
@@ -43,7 +39,7 @@ at::Tensor contact_sheet(const std::vector<std::vector<at::Tensor>>& rows, int64
       if (image.dim() != 3 || image.size(0) != 3) {
         throw Error(fmt::format("contact sheet: image {},{} is {}, expected [3, H, W]", r, c, shape_text(image.sizes())));
       }
-      at::Tensor fitted = fit(image, cell);
+      at::Tensor fitted = fit_to_cell(image, cell);
       const int64_t top = gutter + int64_t(r) * pitch + (cell - fitted.size(1)) / 2;
       const int64_t left = gutter + int64_t(c) * pitch + (cell - fitted.size(2)) / 2;
       sheet.narrow(1, top, fitted.size(1)).narrow(2, left, fitted.size(2)).copy_(fitted);

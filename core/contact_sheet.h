@@ -9,6 +9,11 @@
 
 namespace hdv::core {
 
+// image [3, H, W] fitted into a cell×cell square, aspect kept: enlarged by an integer factor with
+// nearest neighbour, or reduced with area averaging. Callers that collect many images for one
+// sheet can fit each as it comes and keep only the small tile.
+at::Tensor fit_to_cell(const at::Tensor& image, int64_t cell);
+
 // rows[r][c]: image [3, H, W] in [-1, 1], any size. Each is fitted into a cell×cell square
 // (enlarged by an integer factor with nearest neighbour so small inputs keep their pixels
 // visible, reduced with area averaging), centred; rows may differ in length. Cells are separated

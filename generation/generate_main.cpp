@@ -8,6 +8,7 @@
 // after every job, so it always lists exactly the jobs finished so far.
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -65,12 +66,25 @@ core::Json reading_json(const std::optional<gen::AttributeReading>& reading) {
   return json;
 }
 
+// Cell size of contact-sheet tiles: the generator's resolution, at most this.
+constexpr int64_t kMaxSheetCell = 256;
+
+// One job's contact-sheet row. Tiles are reduced to the cell size as they come, so a long batch
+// holds only small images; with no sheet (cell 0) nothing is kept.
+struct SheetRow {
+  int64_t cell = 0;
+  std::vector<at::Tensor> tiles;
+  void add(const at::Tensor& image) {
+    if (cell > 0) tiles.push_back(core::fit_to_cell(image, cell));
+  }
+};
+
 // The image a job starts from: its input inverted, or the sample of its seed.
 gen::Rendered starting_point(gen::Pipeline& pipeline, const gen::Job& job, const Options& options, core::Json& result,
-                             const fs::path& out, std::vector<at::Tensor>& row) {
+                             const fs::path& out, SheetRow& row) {
   if (job.input.empty()) return pipeline.sample(*job.seed, options.psi);
   const at::Tensor image = core::load_image(job.input);
-  row.push_back(image);
+  row.add(image);
   gen::InvertConfig config;
   config.steps = kInvertSteps;
   core::ConsoleProgress bar(fmt::format("{} invert", job.output), "steps");
@@ -79,21 +93,21 @@ gen::Rendered starting_point(gen::Pipeline& pipeline, const gen::Job& job, const
   result["invert_psnr"] = inverted.psnr;
   core::save_png(out / (job.output + "-inverted.png"), inverted.image[0]);
   result["files"].push_back(job.output + "-inverted.png");
-  row.push_back(inverted.image[0]);
+  row.add(inverted.image[0]);
   return inverted;
 }
 
 // Runs one job, saving its files; `row` receives the images of its contact-sheet row in the
 // order of the files (the input first, when there is one).
 void run_job(gen::Pipeline& pipeline, const gen::Job& job, const Options& options, core::Json& result,
-             std::vector<at::Tensor>& row) {
+             SheetRow& row) {
   const fs::path out = options.out_dir;
   const std::string base = job.output;
   result["files"] = core::Json::array();
   auto save = [&](const at::Tensor& image, const std::string& name) {
     core::save_png(out / name, image[0]);
     result["files"].push_back(name);
-    row.push_back(image[0]);
+    row.add(image[0]);
   };
   at::Tensor primary;
   switch (job.mode) {
@@ -108,7 +122,7 @@ void run_job(gen::Pipeline& pipeline, const gen::Job& job, const Options& option
       config.steps = job.steps > 0 ? job.steps : kInvertSteps;
       core::ConsoleProgress bar(fmt::format("{} invert", base), "steps");
       const at::Tensor input = core::load_image(job.input);
-      row.push_back(input);
+      row.add(input);
       gen::InvertOutput r = pipeline.invert(input, config, bar.callback());
       bar.finish();
       primary = r.image;
@@ -153,7 +167,7 @@ void run_job(gen::Pipeline& pipeline, const gen::Job& job, const Options& option
       config.candidates = options.candidates;
       config.seed = job.seed.value_or(0);
       const at::Tensor low = core::load_image(job.input);
-      row.push_back(low);
+      row.add(low);
       core::ConsoleProgress bar(fmt::format("{} sr ×{}", base, job.scale), "steps");
       gen::SRResult r = pipeline.super_resolve(low, job.scale, job.prompt, config, bar.callback());
       bar.finish();
@@ -225,6 +239,8 @@ int run(Options& options, const CLI::App& app) {
 
   core::Json results = core::Json::array();
   std::vector<std::vector<at::Tensor>> sheet_rows;
+  const int64_t cell =
+      options.sheet.empty() ? 0 : std::min(pipeline.generator().config().resolution, kMaxSheetCell);
   int failed = 0;
   core::ConsoleProgress overall("jobs", "jobs");
   for (size_t i = 0; i < jobs.size(); ++i) {
@@ -233,10 +249,10 @@ int run(Options& options, const CLI::App& app) {
     if (!job.prompt.empty()) result["prompt"] = job.prompt;
     const auto t0 = std::chrono::steady_clock::now();
     try {
-      std::vector<at::Tensor> row;
+      SheetRow row{cell, {}};
       run_job(pipeline, job, options, result, row);
       result["ok"] = true;
-      sheet_rows.push_back(std::move(row));
+      if (!row.tiles.empty()) sheet_rows.push_back(std::move(row.tiles));
     } catch (const gen::Cancelled&) {
       throw;
     } catch (const core::Error& e) {
@@ -258,9 +274,9 @@ int run(Options& options, const CLI::App& app) {
     overall.update(static_cast<int64_t>(i + 1), static_cast<int64_t>(jobs.size()));
   }
   overall.finish();
-  if (!options.sheet.empty() && !sheet_rows.empty()) {
+  if (!sheet_rows.empty()) {
     const fs::path sheet = fs::path(options.out_dir) / options.sheet;
-    core::save_png(sheet, core::contact_sheet(sheet_rows, pipeline.generator().config().resolution));
+    core::save_png(sheet, core::contact_sheet(sheet_rows, cell));
     std::fprintf(stderr, "contact sheet (one row per finished job, its files in results.jsonl order): %s\n",
                  sheet.c_str());
   }

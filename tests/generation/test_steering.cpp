@@ -165,13 +165,16 @@ TEST(EditOptimise, RaisesTextSimilarity) {
   EXPECT_EQ(error_text<core::Error>([&] { guide.embed_text("   "); }), "prompt: empty text");
 }
 
+// An image the generator can make: the target of the projector tests.
+at::Tensor generated_target(Generator& generator) {
+  torch::NoGradGuard no_grad;
+  return generator->forward(torch::randn({1, 32}), 1.0, NoiseMode::Const);
+}
+
 TEST(Projector, ReconstructsAGeneratedImage) {
   Generator generator = tiny_generator(4);
-  at::Tensor target, start;
-  {
-    torch::NoGradGuard no_grad;
-    target = generator->forward(torch::randn({1, 32}), 1.0, NoiseMode::Const);
-  }
+  const at::Tensor target = generated_target(generator);
+  at::Tensor start;
   InvertConfig config;
   config.steps = 150;
   config.vl_weight = 0;
@@ -193,11 +196,7 @@ TEST(Projector, ReconstructsAGeneratedImage) {
 // not on the global random state left behind.
 TEST(Projector, SameSeedSameResultWhateverRanBefore) {
   Generator generator = tiny_generator(4);
-  at::Tensor target;
-  {
-    torch::NoGradGuard no_grad;
-    target = generator->forward(torch::randn({1, 32}), 1.0, NoiseMode::Const);
-  }
+  const at::Tensor target = generated_target(generator);
   InvertConfig config;
   config.steps = 20;
   config.vl_weight = 0;
