@@ -25,6 +25,7 @@
 #include <fmt/format.h>
 
 #include "app/file_browser.h"
+#include "app/frame_log.h"
 #include "app/image_view.h"
 #include "app/log_panel.h"
 #include "app/panels.h"
@@ -51,6 +52,7 @@ struct Options {
   std::string screenshot;
   std::string script;
   std::string settings;
+  std::string frame_log;
   int frames = 3;
   int width = 1280;
   int height = 800;
@@ -158,6 +160,7 @@ int run_studio(Options& options, bool width_given, bool height_given) {
 
   int frame = 0;
   const auto started = std::chrono::steady_clock::now();
+  app::FrameLog frame_log;
   std::signal(SIGINT, on_quit_signal);
   std::signal(SIGTERM, on_quit_signal);
   while (!glfwWindowShouldClose(window) && !g_quit_requested) {
@@ -241,6 +244,9 @@ int run_studio(Options& options, bool width_given, bool height_given) {
       }
     }
     glfwSwapBuffers(window);
+    if (!options.frame_log.empty()) {
+      frame_log.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), !studio.idle());
+    }
     // Without vsync (headless) the loop would spin; leave the cores to the worker.
     if (headless) std::this_thread::sleep_for(std::chrono::milliseconds(studio.idle() ? 1 : 5));
   }
@@ -250,6 +256,15 @@ int run_studio(Options& options, bool width_given, bool height_given) {
     app::save_screenshot(options.screenshot, fb_width, fb_height);
   }
 
+  if (!options.frame_log.empty()) {
+    frame_log.write(options.frame_log);
+    for (const bool busy : {true, false}) {
+      const app::FrameRateSummary s = frame_log.summary(busy);
+      core::log_info("frames {}: {}, median {:.1f} FPS, 5th percentile {:.1f} FPS, worst {:.1f} ms",
+                     busy ? "while model work ran" : "while idle", s.frames, s.median_fps, s.p5_fps, s.worst_ms);
+    }
+    core::log_info("frame log {} ({} frames)", options.frame_log, frame_log.records().size());
+  }
   if (settings_file) {
     settings.last_folder = browser.folder.string();
     if (!headless) glfwGetWindowSize(window, &settings.window_width, &settings.window_height);
@@ -290,6 +305,9 @@ int main(int argc, char** argv) {
   app.add_option("--screenshot", options.screenshot,
                  "Render --frames frames (and until the worker is idle), save the window as PNG and exit; "
                  "with --script: save it when the script ends");
+  app.add_option("--frame-log", options.frame_log,
+                 "Write each frame's time and whether model work was running to this CSV at exit, and log "
+                 "the median FPS (bench/studio_fps.sh)");
   app.add_option("--frames", options.frames, "Frames to render before --screenshot")
       ->check(hdv::core::positive_integer())
       ->capture_default_str();
