@@ -34,6 +34,8 @@ void add_import_command(CLI::App& app, core::CommonOptions& common, Commands& co
 void add_synth_command(CLI::App& app, core::CommonOptions& common, Commands& commands);
 // edit-eval (oracle-scored text edits)
 void add_edit_eval_command(CLI::App& app, core::CommonOptions& common, Commands& commands);
+// sr-eval: super-resolution scored by PSNR and the oracle (prompt vs no prompt vs bicubic).
+void add_sr_eval_command(CLI::App& app, core::CommonOptions& common, Commands& commands);
 // directions (global-direction tables of generators)
 void add_directions_command(CLI::App& app, core::CommonOptions& common, Commands& commands);
 // pretrain, eval

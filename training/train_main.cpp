@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   train::add_import_command(app, common, commands);
   train::add_directions_command(app, common, commands);
   train::add_edit_eval_command(app, common, commands);
+  train::add_sr_eval_command(app, common, commands);
 #ifdef HDV_HAVE_VIDEO
   train::add_video_commands(app, common, commands);
   train::add_synth_command(app, common, commands);

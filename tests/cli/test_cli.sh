@@ -243,6 +243,15 @@ if [[ ${HDV_VIDEO:-ON} == ON ]]; then
   expect oracle 0 'colour +[0-9.]+% +[0-9.]+% +12\.5% +8' -- "$train" "${orc[@]}" --out "$work/o.st" --epochs 1 --json "$work/o.json"
   [[ -f $work/o.json ]] && grep -q '"colour"' "$work/o.json" || { echo "FAIL oracle: no JSON written"; failures=$((failures + 1)); }
   expect oracle-inspect 0 'checkpoint: kind oracle' -- "$train" inspect "$work/o.st"
+
+  # Super-resolution scoring with the bundled models (one image, one search step: the bookkeeping).
+  expect sr-eval-bad-scale 2 '^error: --scale: ' -- "$train" sr-eval --data "$work/sv" --scale 3
+  expect sr-eval-bad-prompt 2 '^error: --prompt: \{flavour\} is not a label' -- \
+    "$train" sr-eval --data "$work/sv" --prompt "a {flavour} thing" --quiet
+  expect sr-eval-missing-data 1 "^error: $work/none: no such folder" -- "$train" sr-eval --data "$work/none" --python "$python" --quiet
+  expect sr-eval 0 'bicubic +1 +[0-9]+\.[0-9]{2} ' -- "$train" sr-eval --data "$work/sv" --split test --images 1 --steps 1 \
+    --candidates 1 --python "$python" --json "$work/sr.json" --sheet "$work/sr.png" --quiet
+  [[ -f $work/sr.json && -f $work/sr.png ]] && grep -q '"no prompt"' "$work/sr.json" || { echo "FAIL sr-eval: no JSON/sheet written"; failures=$((failures + 1)); }
 fi
 
 echo "$passes passed, $failures failed"

@@ -7,64 +7,23 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
-#include "generation/directions.h"
 #include "generation/edit_evaluation.h"
-#include "generation/generator_checkpoint.h"
-#include "generation/oracle.h"
 #include "generation/pipeline.h"
-#include "models/presets.h"
-#include "models/tokenizer.h"
-#include "models/vl_checkpoint.h"
 #include "tests/core/test_support.h"
+#include "tests/generation/tiny_models.h"
 
 namespace hdv::gen {
 namespace {
 
 using test::error_text;
 
-PipelineOptions write_models(const test::TempDir& dir) {
-  torch::manual_seed(11);
-  Generator generator(generator_preset("stylegan2-tiny"));
-  save_generator(dir / "generator.safetensors", *generator, "stylegan2-tiny");
-  models::VLModel vl(models::vl_preset("hdvila-tiny"));
-  models::save_vl_model(dir / "vl.safetensors", *vl, "hdvila-tiny");
-  const std::vector<std::string> tokens = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "red", "blue",
-                                           "green", "shirt", "bag", "video", "of", "you", "can", "see",
-                                           "there", "is", "."};
-  {
-    std::ofstream vocab(dir / "vocab.txt");
-    for (const std::string& t : tokens) vocab << t << "\n";
-  }
-  VLGuideConfig guide_config;
-  guide_config.image_size = 64;
-  VLGuide guide(vl, models::Tokenizer(dir / "vocab.txt"), c10::Device(c10::kCPU), guide_config);
-  DirectionsConfig directions;
-  directions.images = 1;
-  directions.stats_samples = 32;
-  directions.batch = 64;
-  save_directions(dir / "directions.safetensors", compute_directions(*generator, guide, directions));
-  OracleConfig oracle_config;
-  oracle_config.resolution = 16;
-  oracle_config.width = 4;
-  oracle_config.stages = 2;
-  oracle_config.attributes = {{"class", {"shirt", "bag"}}, {"colour", {"red", "blue", "green"}}};
-  AttributeOracle oracle(oracle_config);
-  save_oracle(dir / "oracle.safetensors", *oracle);
-  PipelineOptions options;
-  options.generator = dir / "generator.safetensors";
-  options.vl_model = dir / "vl.safetensors";
-  options.oracle = dir / "oracle.safetensors";
-  return options;
-}
-
 TEST(EditEvaluation, EverySourceIsEditedOrSkippedAndTotalsAreSums) {
   test::TempDir dir;
-  Pipeline pipeline(write_models(dir));
+  Pipeline pipeline(write_tiny_models(dir));
   ASSERT_TRUE(pipeline.has_directions());
   EXPECT_EQ(pipeline.oracle_values("colour"), (std::vector<std::string>{"red", "blue", "green"}));
   EditEvaluationConfig config;
@@ -104,7 +63,7 @@ TEST(EditEvaluation, EverySourceIsEditedOrSkippedAndTotalsAreSums) {
 
 TEST(EditEvaluation, RejectsValuesAndAttributesTheOracleDoesNotRead) {
   test::TempDir dir;
-  Pipeline pipeline(write_models(dir));
+  Pipeline pipeline(write_tiny_models(dir));
   EditEvaluationConfig config;
   config.images = 1;
   config.values = {"purple"};
