@@ -25,7 +25,7 @@ struct EditOptimiseConfig {
 struct OptimiseResult {
   at::Tensor ws;          // [1, num_ws, w_dim] the edited latent
   at::Tensor image;       // [1, C, R, R]
-  double similarity = 0;  // cos(E_img(G(w)), E_txt) at the end
+  double similarity = 0;  // cos(E_img(G(w)), E_txt) of the returned latent (the best objective seen)
   double start_similarity = 0;
   int64_t steps = 0;
 };

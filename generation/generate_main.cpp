@@ -151,6 +151,7 @@ void run_job(gen::Pipeline& pipeline, const gen::Job& job, const Options& option
       save(start.image, base + "-source.png");
       gen::EditOptimiseConfig config;
       config.steps = job.steps > 0 ? job.steps : kOptimiseSteps;
+      if (job.lr > 0) config.lr = job.lr;
       core::ConsoleProgress bar(fmt::format("{} edit-optimise", base), "steps");
       gen::OptimiseEditResult r = pipeline.edit_optimise(start.latent, job.prompt, config, bar.callback());
       bar.finish();
@@ -164,6 +165,7 @@ void run_job(gen::Pipeline& pipeline, const gen::Job& job, const Options& option
     case gen::JobMode::SuperResolve: {
       gen::SRConfig config;
       config.steps = job.steps > 0 ? job.steps : kSRSteps;
+      if (job.lr > 0) config.lr = job.lr;
       config.candidates = options.candidates;
       config.seed = job.seed.value_or(0);
       const at::Tensor low = core::load_image(job.input);
@@ -314,6 +316,8 @@ int main(int argc, char** argv) {
   app.add_option("--prompt", options.job.prompt, "Target text (edit, edit-optimise, sr)");
   app.add_option("--neutral", options.job.neutral, "Neutral text for global-direction edits");
   app.add_option("--strength", options.job.strength, "Edit strength alpha")->capture_default_str();
+  app.add_option("--lr", options.job.lr, "edit-optimise, sr: peak Adam learning rate (0 = the mode's default: 0.1, 0.4)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--beta", options.job.beta, "Disentanglement threshold beta")->capture_default_str();
   app.add_option("--steps", options.job.steps, "Optimisation steps (0 = the mode's default)")
       ->check(core::non_negative_integer())

@@ -2,6 +2,7 @@
 #include "generation/job.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <set>
 
@@ -82,7 +83,7 @@ void validate_job(const Job& job) {
 Job parse_job(const Json& json, const std::string& where) {
   if (!json.is_object()) throw ConfigError(fmt::format("{}: expected a JSON object, got {}", where, core::describe_json_value(json)));
   static const std::set<std::string> kKeys = {"mode",  "input", "prompt", "neutral", "strength", "beta",
-                                              "steps", "scale", "seed",   "output"};
+                                              "steps", "lr",    "scale", "seed",   "output"};
   for (auto it = json.begin(); it != json.end(); ++it) {
     if (kKeys.count(it.key()) == 0) field_error(where, it.key(), "unknown field");
   }
@@ -116,6 +117,8 @@ Job parse_job(const Json& json, const std::string& where) {
   string_field("output", job.output);
   number_field("strength", job.strength);
   number_field("beta", job.beta);
+  number_field("lr", job.lr);
+  if (job.lr < 0 || !std::isfinite(job.lr)) field_error(where, "lr", fmt::format("expected a number >= 0, got {}", job.lr));
   if (auto steps = int_field("steps")) {
     if (*steps < 0 || *steps > 1'000'000) field_error(where, "steps", fmt::format("expected 0..1000000, got {}", *steps));
     job.steps = static_cast<int>(*steps);

@@ -36,6 +36,7 @@ struct Job {
   double strength = 4.1;             // alpha: edit strength (StyleCLIP default)
   double beta = 0.15;                // disentanglement threshold for global directions
   int steps = 0;                     // optimisation steps (0 = the mode's default)
+  double lr = 0;                     // edit-optimise, sr: peak Adam learning rate (0 = the mode's default)
   int scale = 8;                     // super-resolution factor: 4, 8 or 16
   std::optional<int64_t> seed;       // latent seed (sample; edit without input)
   std::string output;                // output base name (default: job-<line>)

@@ -18,7 +18,7 @@ TEST(Job, ParsesEveryMode) {
                     R"({"mode": "sample", "seed": 3})" "\n"
                     "\n"
                     R"({"mode": "edit", "input": "a.png", "prompt": "a red shirt", "strength": 5})" "\n"
-                    R"({"mode": "edit-optimise", "seed": 1, "prompt": "a blue bag", "steps": 50, "output": "bag"})" "\n"
+                    R"({"mode": "edit-optimise", "seed": 1, "prompt": "a blue bag", "steps": 50, "lr": 0.05, "output": "bag"})" "\n"
                     R"({"mode": "sr", "input": "small.png", "scale": 16, "prompt": "a striped sandal"})" "\n"
                     R"({"mode": "invert", "input": "b.png"})" "\n");
   std::vector<Job> jobs = read_job_file(dir / "jobs.jsonl");
@@ -31,6 +31,8 @@ TEST(Job, ParsesEveryMode) {
   EXPECT_DOUBLE_EQ(jobs[1].beta, 0.15);
   EXPECT_EQ(jobs[2].output, "bag");
   EXPECT_EQ(jobs[2].steps, 50);
+  EXPECT_DOUBLE_EQ(jobs[2].lr, 0.05);
+  EXPECT_DOUBLE_EQ(jobs[0].lr, 0.0);  // the mode's default
   EXPECT_EQ(jobs[3].scale, 16);
   EXPECT_EQ(jobs[4].mode, JobMode::Invert);
 }
@@ -52,6 +54,8 @@ TEST(Job, ErrorsNameFileLineAndField) {
       {R"({"mode": "sample", "colour": "red"})", ":1: field \"colour\": unknown field"},
       {R"({"mode": "sample", "output": "../escape"})", ":1: field \"output\": expected a file name without folders"},
       {R"({"mode": "sample", "seed": -2})", ":1: field \"seed\": expected integer >= 0, got -2"},
+      {R"({"mode": "edit-optimise", "seed": 1, "prompt": "x", "lr": -1})", ":1: field \"lr\": expected a number >= 0, got -1"},
+      {R"({"mode": "sr", "input": "a.png", "lr": "fast"})", ":1: field \"lr\": expected a number, got string \"fast\""},
       {R"(["sample"])", ":1: expected a JSON object, got an array of 1"},
       {R"({"mode": "sample",)", ":1: invalid JSON at line 1, column 19"},
   };

@@ -165,6 +165,30 @@ TEST(EditOptimise, RaisesTextSimilarity) {
   EXPECT_EQ(error_text<core::Error>([&] { guide.embed_text("   "); }), "prompt: empty text");
 }
 
+TEST(EditOptimise, ReturnsTheBestLatentSeenEvenWhenStepsOvershoot) {
+  // lr 5 throws the latent far on every step; the result must still be no worse, by the
+  // objective, than the source (which step 0 sees), and its similarity is that latent's.
+  Generator generator = tiny_generator(3);
+  VLGuide guide = tiny_guide(3);
+  const at::Tensor text = guide.embed_text("a red shirt");
+  at::Tensor ws;
+  {
+    torch::NoGradGuard no_grad;
+    ws = generator->broadcast(generator->map(torch::randn({1, 32})));
+  }
+  EditOptimiseConfig config;
+  config.steps = 12;
+  config.lr = 5.0;
+  const OptimiseResult result = edit_optimise(*generator, guide, ws, text, config);
+  const double l2 = (result.ws - ws).square().sum().item<double>();
+  const double objective = (1 - result.similarity) + config.l2_lambda * l2;
+  EXPECT_LE(objective, 1 - result.start_similarity + 1e-6) << "start " << result.start_similarity << " end " << result.similarity
+                                                           << " l2 " << l2;
+  torch::NoGradGuard no_grad;
+  const double recomputed = (guide.embed_images(generator->synthesize(result.ws)) * text.reshape({1, -1})).sum(1).item<double>();
+  EXPECT_NEAR(result.similarity, recomputed, 1e-5);
+}
+
 // An image the generator can make: the target of the projector tests.
 at::Tensor generated_target(Generator& generator) {
   torch::NoGradGuard no_grad;
