@@ -40,3 +40,13 @@ say "edits by global directions: textures, 200 generated sources each"
 "$train" edit-eval --generator "$models/generator.safetensors" --vl-model "$models/vl-model.safetensors" \
   --oracle "$models/oracle.safetensors" --directions "$models/directions.safetensors" --attribute texture \
   --values striped dotted --images 200 --json "$out/edit-texture.json"
+
+say "edits by latent optimisation: 4 colours, 5 generated sources each, 300 steps (about 4 min)"
+"$train" edit-eval --generator "$models/generator.safetensors" --vl-model "$models/vl-model.safetensors" \
+  --oracle "$models/oracle.safetensors" --method optimise --steps 300 --values red blue green yellow --images 5 \
+  --json "$out/edit-optimise.json"
+
+say "super-resolution x4 on 40 held-out frames of SynthVid seed 2031 (about 25 min)"
+[[ -f $work/synthvid-sr/synthvid.json ]] ||
+  "$train" synth --out "$work/synthvid-sr" --seed 2031 --size 128 --split test --test-clips 300 --frames 8
+"$train" sr-eval --data "$work/synthvid-sr" --images 40 --scale 4 --json "$out/sr-x4.json" --sheet "$out/sr-x4.png"
