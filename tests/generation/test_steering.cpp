@@ -143,16 +143,18 @@ TEST(GlobalDirections, SaveLoadAndGeneratorCheck) {
   EXPECT_NE(message.find("computed for another generator geometry"), std::string::npos) << message;
 }
 
+// W+ of one random z (the tiny generator's z is 32 wide), broadcast to every layer.
+at::Tensor random_ws(Generator& generator) {
+  torch::NoGradGuard no_grad;
+  return generator->broadcast(generator->map(torch::randn({1, 32})));
+}
+
 TEST(EditOptimise, RaisesTextSimilarity) {
   Generator generator = tiny_generator(3);
   VLGuide guide = tiny_guide(3);
   const at::Tensor text = guide.embed_text("a red shirt");
   EXPECT_NEAR(text.norm().item<double>(), 1.0, 1e-5);
-  at::Tensor ws;
-  {
-    torch::NoGradGuard no_grad;
-    ws = generator->broadcast(generator->map(torch::randn({1, 32})));
-  }
+  const at::Tensor ws = random_ws(generator);
   EditOptimiseConfig config;
   config.steps = 40;
   config.l2_lambda = 0.0008;
@@ -171,11 +173,7 @@ TEST(EditOptimise, ReturnsTheBestLatentSeenEvenWhenStepsOvershoot) {
   Generator generator = tiny_generator(3);
   VLGuide guide = tiny_guide(3);
   const at::Tensor text = guide.embed_text("a red shirt");
-  at::Tensor ws;
-  {
-    torch::NoGradGuard no_grad;
-    ws = generator->broadcast(generator->map(torch::randn({1, 32})));
-  }
+  const at::Tensor ws = random_ws(generator);
   EditOptimiseConfig config;
   config.steps = 12;
   config.lr = 5.0;
