@@ -244,11 +244,12 @@ int run_studio(Options& options, bool width_given, bool height_given) {
       }
     }
     glfwSwapBuffers(window);
+    const bool idle = studio.idle();
     if (!options.frame_log.empty()) {
-      frame_log.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), !studio.idle());
+      frame_log.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), !idle);
     }
     // Without vsync (headless) the loop would spin; leave the cores to the worker.
-    if (headless) std::this_thread::sleep_for(std::chrono::milliseconds(studio.idle() ? 1 : 5));
+    if (headless) std::this_thread::sleep_for(std::chrono::milliseconds(idle ? 1 : 5));
   }
   if (script && !options.screenshot.empty()) {
     int fb_width = 0, fb_height = 0;

@@ -7,7 +7,6 @@
 
 #include <chrono>
 #include <limits>
-#include <utility>
 
 #include "core/error.h"
 #include "generation/schedule.h"
@@ -41,36 +40,47 @@ OptimiseResult edit_optimise(GeneratorImpl& generator, VLGuide& guide, const at:
   // 0.55 -> 0.07 over 300 steps). The latent with the lowest objective seen is returned.
   at::Tensor best_ws = source_ws.clone();
   double best_loss = std::numeric_limits<double>::infinity();
+  struct Evaluated {
+    at::Tensor loss, similarity, image;
+  };
   auto objective = [&](const at::Tensor& w) {
     at::Tensor image = generator.synthesize(w);
     at::Tensor similarity = (guide.embed_images(image) * target).sum(1).mean();
     at::Tensor loss = (1 - similarity) + config.l2_lambda * (w - source_ws).square().sum();
     if (config.pixel_lambda > 0) loss = loss + config.pixel_lambda * (image - source_image).square().mean();
-    return std::pair{loss, similarity};
+    return Evaluated{loss, similarity, image};
   };
   for (int64_t step = 0; step < config.steps; ++step) {
     check_cancel(cancel);
     const double t = static_cast<double>(step) / static_cast<double>(config.steps);
     for (auto& group : adam.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(config.lr * ramped_lr(t));
-    auto [loss, similarity] = objective(ws);
-    if (step == 0) result.start_similarity = similarity.item<double>();
-    if (loss.item<double>() < best_loss) {
-      best_loss = loss.item<double>();
+    const Evaluated now = objective(ws);
+    if (step == 0) result.start_similarity = now.similarity.item<double>();
+    const double loss = now.loss.item<double>();
+    if (loss < best_loss) {
+      best_loss = loss;
       best_ws = ws.detach().clone();
     }
     adam.zero_grad();
-    loss.backward();
+    now.loss.backward();
     adam.step();
     if (progress) {
       progress(step + 1, config.steps, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
   }
   torch::NoGradGuard no_grad;
-  // The latent after the last step has not been looked at yet.
-  if (objective(ws).first.item<double>() < best_loss) best_ws = ws.detach().clone();
-  result.ws = best_ws;
-  result.image = generator.synthesize(result.ws);
-  result.similarity = (guide.embed_images(result.image) * target).sum(1).item<double>();
+  // The latent after the last step has not been looked at yet; when it is the best, its image and
+  // similarity are already at hand.
+  const Evaluated last = objective(ws);
+  if (last.loss.item<double>() < best_loss) {
+    result.ws = ws.detach().clone();
+    result.image = last.image;
+    result.similarity = last.similarity.item<double>();
+  } else {
+    result.ws = best_ws;
+    result.image = generator.synthesize(result.ws);
+    result.similarity = (guide.embed_images(result.image) * target).sum(1).item<double>();
+  }
   result.steps = config.steps;
   return result;
 }

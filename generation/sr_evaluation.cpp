@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/contact_sheet.h"
 #include "core/error.h"
 #include "generation/projector.h"
 #include "generation/super_resolution.h"
@@ -73,10 +74,8 @@ SREvaluation evaluate_super_resolution(Pipeline& pipeline, const std::vector<SRC
     result.original_hits[a] = 0;
     for (SRMethodScore& m : result.methods) m.hits[a] = 0;
   }
-  const auto start = std::chrono::steady_clock::now();
-  for (size_t i = 0; i < cases.size(); ++i) {
-    check_cancel(cancel);
-    const SRCase& c = cases[i];
+  // Every case is checked before the first (slow) search, so a bad one late in the list costs nothing.
+  for (const SRCase& c : cases) {
     if (c.image.dim() != 3 || c.image.size(0) != 3 || c.image.size(1) != resolution || c.image.size(2) != resolution) {
       throw core::Error(fmt::format("sr evaluation: {}: image shape [{}], expected [3, {}, {}] (the generator's resolution)",
                                     c.source, fmt::join(c.image.sizes(), ", "), resolution, resolution));
@@ -84,20 +83,26 @@ SREvaluation evaluate_super_resolution(Pipeline& pipeline, const std::vector<SRC
     for (const std::string& a : config.attributes) {
       if (!c.truth.count(a)) throw core::Error(fmt::format("sr evaluation: {}: no true value for \"{}\"", c.source, a));
     }
+  }
+  const auto start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < cases.size(); ++i) {
+    check_cancel(cancel);
+    const SRCase& c = cases[i];
     const at::Tensor original = c.image.unsqueeze(0).to(torch::kFloat);
     const at::Tensor low = downscale(original, config.scale);
     SRConfig sr = config.sr;
     sr.seed = config.sr.seed + int64_t(i);  // the same seeds with and without the prompt
     const SRResult with_prompt = pipeline.super_resolve(low, config.scale, c.prompt, sr, {}, cancel);
     const SRResult without = pipeline.super_resolve(low, config.scale, "", sr, {}, cancel);
-    const at::Tensor outputs[] = {with_prompt.candidates.front().image, without.candidates.front().image, with_prompt.bicubic};
+    const at::Tensor outputs[] = {with_prompt.candidates.front().image.cpu(), without.candidates.front().image.cpu(),
+                                  with_prompt.bicubic.cpu()};
 
     SRImageRecord record;
     record.source = c.source;
     const AttributeReading truth_read = *pipeline.read_attributes(original[0]);
     for (const std::string& a : config.attributes) result.original_hits[a] += truth_read.values.at(a) == c.truth.at(a);
     for (size_t m = 0; m < result.methods.size(); ++m) {
-      const at::Tensor out = outputs[m].to(torch::kCPU);
+      const at::Tensor& out = outputs[m];
       const double db = psnr(out, original);
       const AttributeReading read = *pipeline.read_attributes(out[0]);
       SRMethodScore& score = result.methods[m];
@@ -111,9 +116,7 @@ SREvaluation evaluate_super_resolution(Pipeline& pipeline, const std::vector<SRC
     }
     result.images.push_back(std::move(record));
     if (int64_t(i) < config.keep_images) {
-      const at::Tensor low_big = torch::nn::functional::interpolate(
-          low, torch::nn::functional::InterpolateFuncOptions().size(std::vector<int64_t>{resolution, resolution}).mode(torch::kNearest));
-      result.pictures.push_back({low_big[0], outputs[2][0].cpu(), outputs[1][0].cpu(), outputs[0][0].cpu(), original[0]});
+      result.pictures.push_back({core::fit_to_cell(low[0], resolution), outputs[2][0], outputs[1][0], outputs[0][0], original[0]});
     }
     if (progress) {
       progress(int64_t(i) + 1, int64_t(cases.size()),

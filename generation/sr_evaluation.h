@@ -55,8 +55,8 @@ struct SREvaluation {
   std::vector<SRMethodScore> methods;  // prompt, no prompt, bicubic
   std::vector<SRImageRecord> images;
   std::map<std::string, int64_t> original_hits;  // attribute -> originals the oracle reads as the truth (its ceiling)
-  // Per kept image, [3, R, R] each: low-resolution input (bicubic-enlarged), bicubic, no prompt,
-  // prompt, original.
+  // Per kept image, [3, R, R] each: low-resolution input (enlarged, nearest neighbour), bicubic,
+  // no prompt, prompt, original.
   std::vector<std::vector<at::Tensor>> pictures;
   core::Json to_json(const SREvaluationConfig& config) const;
 };

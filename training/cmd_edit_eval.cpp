@@ -17,25 +17,25 @@
 #include "generation/edit_evaluation.h"
 #include "generation/pipeline.h"
 #include "training/command.h"
+#include "training/pipeline_flags.h"
 
 namespace hdv::train {
 
 void add_edit_eval_command(CLI::App& app, core::CommonOptions& common, Commands& commands) {
   struct Options {
-    gen::PipelineOptions pipeline;
-    std::string generator, vl_model, directions, oracle, vocab, json;
-    std::string python = core::default_python();
+    PipelineFlags models;
+    std::string json;
     gen::EditEvaluationConfig config;
   };
   auto options = std::make_shared<Options>();
   gen::EditEvaluationConfig& c = options->config;
   CLI::App* sub = app.add_subcommand("edit-eval", "Score text-guided edits with the attribute oracle (target value read, class kept)");
-  sub->add_option("--generator", options->generator, "Generator checkpoint")->required();
-  sub->add_option("--vl-model", options->vl_model, "VL model checkpoint")->required();
-  sub->add_option("--oracle", options->oracle, "Attribute oracle checkpoint")->required();
-  sub->add_option("--directions", options->directions, "Direction table (default: directions.safetensors beside the generator)");
-  sub->add_option("--vocab", options->vocab, "WordPiece vocab.txt (default: beside the VL model, else the venv's MiniLM)");
-  sub->add_option("--python", options->python, "The venv's Python, to locate the default vocabulary")->capture_default_str();
+  sub->add_option("--generator", options->models.generator, "Generator checkpoint")->required();
+  sub->add_option("--vl-model", options->models.vl_model, "VL model checkpoint")->required();
+  sub->add_option("--oracle", options->models.oracle, "Attribute oracle checkpoint")->required();
+  sub->add_option("--directions", options->models.directions, "Direction table (default: directions.safetensors beside the generator)");
+  sub->add_option("--vocab", options->models.vocab, "WordPiece vocab.txt (default: beside the VL model, else the venv's MiniLM)");
+  sub->add_option("--python", options->models.python, "The venv's Python, to locate the default vocabulary")->capture_default_str();
   sub->add_option("--attribute", c.attribute, "Oracle attribute the edits target (colour, texture, ...)")->capture_default_str();
   sub->add_option("--values", c.values, "Target values (default: every value the oracle reads)")->delimiter(',');
   sub->add_option("--method", c.method, "directions or optimise")->check(CLI::IsMember({"directions", "optimise"}))->capture_default_str();
@@ -48,15 +48,7 @@ void add_edit_eval_command(CLI::App& app, core::CommonOptions& common, Commands&
   sub->add_option("--json", options->json, "Write the table as JSON");
   commands.push_back({sub, [options, &common] {
     core::apply_log_options(common);
-    gen::PipelineOptions p;
-    p.device = core::apply_common_options(common);
-    p.generator = options->generator;
-    p.vl_model = options->vl_model;
-    p.oracle = options->oracle;
-    p.directions = options->directions;
-    p.vocab = options->vocab;
-    p.python = options->python;
-    gen::Pipeline pipeline(p);
+    gen::Pipeline pipeline(options->models.options(core::apply_common_options(common)));
     if (options->config.method == "directions" && !pipeline.has_directions()) {
       throw core::IoError(fmt::format("{}: no direction table (compute it with `hdvila-train directions`, or pass "
                                       "--directions FILE, or use --method optimise)",

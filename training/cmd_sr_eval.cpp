@@ -21,6 +21,7 @@
 #include "generation/pipeline.h"
 #include "generation/sr_evaluation.h"
 #include "training/command.h"
+#include "training/pipeline_flags.h"
 #include "training/image_dataset.h"
 
 namespace hdv::train {
@@ -56,9 +57,9 @@ std::string fill_prompt(const std::string& pattern, const core::Json& object, co
 
 void add_sr_eval_command(CLI::App& app, core::CommonOptions& common, Commands& commands) {
   struct Options {
-    std::string data, split = "test", generator, vl_model, oracle, vocab, json, sheet;
+    PipelineFlags models;
+    std::string data, split = "test", json, sheet;
     std::string prompt = "a {texture} {colour} {class}";
-    std::string python = core::default_python();
     int64_t images = 200, sheet_rows = 8;
     gen::SREvaluationConfig config;
   };
@@ -79,28 +80,22 @@ void add_sr_eval_command(CLI::App& app, core::CommonOptions& common, Commands& c
   sub->add_option("--text-weight", c.sr.text_weight, "Weight of the VL text term")->check(CLI::NonNegativeNumber)->capture_default_str();
   sub->add_option("--seed", c.sr.seed, "First search seed (image i uses seed + i, with and without the prompt)")
       ->check(core::non_negative_integer())->capture_default_str();
-  sub->add_option("--generator", options->generator, "Generator checkpoint (default: the bundled model)");
-  sub->add_option("--vl-model", options->vl_model, "VL model checkpoint (default: the bundled model)");
-  sub->add_option("--oracle", options->oracle, "Attribute oracle checkpoint (default: the bundled model)");
-  sub->add_option("--vocab", options->vocab, "WordPiece vocab.txt (default: beside the VL model, else the venv's MiniLM)");
-  sub->add_option("--python", options->python, "The venv's Python, to locate the default vocabulary")->capture_default_str();
+  sub->add_option("--generator", options->models.generator, "Generator checkpoint (default: the bundled model)");
+  sub->add_option("--vl-model", options->models.vl_model, "VL model checkpoint (default: the bundled model)");
+  sub->add_option("--oracle", options->models.oracle, "Attribute oracle checkpoint (default: the bundled model)");
+  sub->add_option("--vocab", options->models.vocab, "WordPiece vocab.txt (default: beside the VL model, else the venv's MiniLM)");
+  sub->add_option("--python", options->models.python, "The venv's Python, to locate the default vocabulary")->capture_default_str();
   sub->add_option("--json", options->json, "Write the table and every image's scores as JSON");
   sub->add_option("--sheet", options->sheet, "Write a picture grid PNG: input, bicubic, no prompt, prompt, original per row");
   sub->add_option("--sheet-rows", options->sheet_rows, "Rows of the --sheet grid")->check(core::positive_integer())->capture_default_str();
   commands.push_back({sub, [options, &common] {
     core::apply_log_options(common);
-    gen::PipelineOptions p;
-    p.device = core::apply_common_options(common);
-    p.generator = options->generator;
-    p.vl_model = options->vl_model;
-    p.oracle = options->oracle;
-    p.vocab = options->vocab;
-    p.python = options->python;
+    const c10::Device device = core::apply_common_options(common);
     gen::SREvaluationConfig& config = options->config;
     config.validate();
     // The prompt pattern is checked before any model or frame is read.
     fill_prompt(options->prompt, core::Json{{"class", ""}, {"colour", ""}, {"texture", ""}, {"size", ""}, {"motion", ""}}, "SynthVid");
-    gen::Pipeline pipeline(p);
+    gen::Pipeline pipeline(options->models.options(device));
     const int64_t resolution = pipeline.generator().config().resolution;
 
     ImageSourceOptions source;
