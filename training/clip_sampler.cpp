@@ -142,11 +142,16 @@ ClipSample ClipSampler::sample(const ClipRecord& clip, uint64_t seed, bool train
   at::Tensor frames = reader.read_frames(sample.frame_indices, &size,
                                          shrinking ? core::Interpolation::Area : core::Interpolation::Bicubic);
 
-  // One crop for the whole clip (random in training, centred in evaluation).
+  // One crop for the whole clip (random in training, centred in evaluation), its corner on a
+  // multiple of the LR down-scale factor. Unlike the released code, which crops at any offset:
+  // off the LR pixel grid, a pattern of period lr_factor aliases into the LR frames, so fine
+  // detail would be legible without the HR branch (docs/training.md, the texture leak).
   const int crop_h = c.crop_height / scale, crop_w = c.crop_width / scale;
+  const int64_t align = std::max(1, c.lr_factor / scale);
   SplitMix64 random(seed ^ kCropStream);
-  const int64_t top = train ? random.below(size.height - crop_h + 1) : (size.height - crop_h) / 2;
-  const int64_t left = train ? random.below(size.width - crop_w + 1) : (size.width - crop_w) / 2;
+  const int64_t slack_h = (size.height - crop_h) / align, slack_w = (size.width - crop_w) / align;
+  const int64_t top = align * (train ? random.below(slack_h + 1) : slack_h / 2);
+  const int64_t left = align * (train ? random.below(slack_w + 1) : slack_w / 2);
   const int64_t segments = c.segments, per_segment = c.frames, middle = per_segment / 2;
   at::Tensor crops = frames.narrow(2, top, crop_h).narrow(3, left, crop_w).reshape({segments, per_segment, 3, crop_h, crop_w});
 
@@ -168,8 +173,8 @@ std::vector<std::string> sampler_preset_names() { return {"hdvila-base", "hdvila
 ClipSamplerConfig sampler_preset(const std::string& vl_preset) {
   ClipSamplerConfig config;  // the defaults are hdvila-base's
   if (vl_preset == "hdvila-small") {
-    config.frame_height = 144;
-    config.frame_width = 144;
+    config.frame_height = 160;  // SynthVid's frame size: no resampling before the crop
+    config.frame_width = 160;
     config.crop_height = 128;
     config.crop_width = 128;
     config.sample_rate = 2;

@@ -8,7 +8,9 @@
 // frame_height x frame_width, one crop is shared by every frame of the clip, the keyframe keeps the
 // crop size and the neighbours are bicubic-downscaled by lr_factor. Unlike the released code,
 // where the S middle frames are drawn anywhere in the clip, each segment here lives in its own
-// 1/S part of the clip (so segments never overlap and always cover the clip in order).
+// 1/S part of the clip (so segments never overlap and always cover the clip in order), and the
+// crop's corner lies on the LR pixel grid (a multiple of the LR down-scale factor), so a pattern of
+// that period cannot alias into the LR neighbours.
 //
 // Resolution modes (what is decoded, as in HD-VILA's 720p/360p/180p pre-training):
 //   720p  frames decoded at frame size; HR = the crop, LR = crop / lr_factor (bicubic);
@@ -96,7 +98,7 @@ std::vector<std::string> sampler_preset_names();
 
 // The sampler geometry that goes with a VL model preset (models/presets.h):
 //   hdvila-base   720p: frames 720x1280, crop 640x1024, sample_rate 12, 2 x 7 frames;
-//   hdvila-small  frames 144x144, crop 128x128, sample_rate 2, 2 x 7 frames;
+//   hdvila-small  frames 160x160, crop 128x128, sample_rate 2, 2 x 7 frames;
 //   hdvila-tiny   frames 72x136, crop 64x128, sample_rate 1, 2 x 3 frames.
 // Throws core::ConfigError for an unknown name, listing the known ones.
 ClipSamplerConfig sampler_preset(const std::string& vl_preset);

@@ -177,7 +177,7 @@ TEST(ClipSampler, PresetsMatchTheModelPresets) {
   ClipSamplerConfig small = sampler_preset("hdvila-small");
   EXPECT_EQ(std::vector<int>({small.frame_height, small.frame_width, small.crop_height, small.crop_width, small.sample_rate,
                               small.frames, small.segments}),
-            std::vector<int>({144, 144, 128, 128, 2, 7, 2}));
+            std::vector<int>({160, 160, 128, 128, 2, 7, 2}));
   ClipSamplerConfig tiny = sampler_preset("hdvila-tiny");
   EXPECT_EQ(std::vector<int>({tiny.frame_height, tiny.frame_width, tiny.crop_height, tiny.crop_width, tiny.sample_rate,
                               tiny.frames, tiny.segments}),
@@ -272,6 +272,8 @@ TEST(ClipSampler, OneCropIsSharedByEveryFrameOfTheClip) {
     double error = 0;
     auto offset = locate_crop(full, sample.keyframes[0], &error);
     EXPECT_LT(error, 1e-6) << "the 720p keyframe is an exact crop of its frame";
+    EXPECT_EQ(offset.first % 4, 0) << "the crop's corner lies on the LR grid (lr_factor 4)";
+    EXPECT_EQ(offset.second % 4, 0) << "the crop's corner lies on the LR grid (lr_factor 4)";
     seen.insert(offset);
     // The other segment's keyframe (another frame of the static video) has the same crop, and
     // every neighbour is that crop down-scaled.
