@@ -168,6 +168,9 @@ void add_pretrain(CLI::App& app, core::CommonOptions& common, Commands& commands
   field("--keep-checkpoints", f.keep_checkpoints, "Newest checkpoints kept",
         [&f](PretrainConfig& c) { c.keep_checkpoints = f.keep_checkpoints; })
       ->check(core::positive_integer());
+  sub->add_flag("--keep-models", f.keep_models,
+                "Also keep each kept checkpoint's model as models/step-N.safetensors, for `eval` of the run's progress");
+  overrides.emplace_back(sub->get_option("--keep-models"), [&f](PretrainConfig& c) { c.keep_models = f.keep_models; });
   field("--max-minutes", f.max_minutes, "Stop cleanly after this many minutes (0 = no limit)",
         [&f](PretrainConfig& c) { c.max_minutes = f.max_minutes; });
 

@@ -153,7 +153,7 @@ void set_generator_state(at::Generator generator, const at::Tensor& state) {
 
 // Keys of a run's config that may change on --resume (they do not change what a step computes).
 bool may_change_on_resume(const std::string& key) {
-  static const std::set<std::string> keys = {"steps", "log_every", "checkpoint_every", "keep_checkpoints",
+  static const std::set<std::string> keys = {"steps", "log_every", "checkpoint_every", "keep_checkpoints", "keep_models",
                                              "max_minutes", "loader.workers", "loader.queue_depth", "init"};
   return keys.count(key) > 0;
 }
@@ -485,16 +485,26 @@ void Trainer::save(int64_t step) {
   const fs::path path = folder / fmt::format("step-{:08d}.safetensors", step);
   core::save_checkpoint(path, tensors, info);
   models::save_vl_model(run_.out / "model.safetensors", *model_, config_.preset, step);
+  const fs::path models_folder = run_.out / "models";
+  if (config_.keep_models) {
+    fs::create_directories(models_folder);
+    models::save_vl_model(models_folder / path.filename(), *model_, config_.preset, step);
+  }
   core::log_info("checkpoint: step {} -> {}", step, path.string());
 
-  // Keep the newest keep_checkpoints files (by name: step numbers are zero-padded).
+  // Keep the newest keep_checkpoints files (by name: step numbers are zero-padded), and the
+  // models of those only.
   std::vector<fs::path> all;
   for (const auto& entry : fs::directory_iterator(folder)) {
     static const std::regex pattern(R"(step-\d{8}\.safetensors)");
     if (std::regex_match(entry.path().filename().string(), pattern)) all.push_back(entry.path());
   }
   std::sort(all.begin(), all.end());
-  for (size_t i = 0; i + size_t(config_.keep_checkpoints) < all.size(); ++i) fs::remove(all[i]);
+  for (size_t i = 0; i + size_t(config_.keep_checkpoints) < all.size(); ++i) {
+    fs::remove(all[i]);
+    std::error_code ignored;  // absent when the run did not keep models
+    fs::remove(models_folder / all[i].filename(), ignored);
+  }
 }
 
 void Trainer::log_tick(int64_t step, double loss, double tick_seconds, double wait_seconds, int64_t steps_in_tick) {

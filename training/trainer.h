@@ -50,6 +50,7 @@ struct PretrainConfig {
   int64_t log_every = 10;               // steps per log line / metrics.jsonl record
   int64_t checkpoint_every = 500;       // steps between checkpoints (and one at the end)
   int64_t keep_checkpoints = 3;         // newest checkpoints kept
+  bool keep_models = false;             // also keep each kept checkpoint's model as models/step-N.safetensors
   double max_minutes = 0;               // stop cleanly (checkpoint + model) after this long; 0 = off
 
   template <class V>
@@ -71,6 +72,7 @@ struct PretrainConfig {
     v("log_every", log_every);
     v("checkpoint_every", checkpoint_every);
     v("keep_checkpoints", keep_checkpoints);
+    v("keep_models", keep_models);
     v("max_minutes", max_minutes);
   }
   void validate() const;

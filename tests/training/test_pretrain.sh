@@ -137,7 +137,15 @@ lost-peer)
 resume)
   args=("${common[@]}" --mode cmcl --queue-size 10 --steps 40 --batch-size 4 --lr 1e-3 --video-lr 1e-2 --seed 3
         --checkpoint-every 5 --keep-checkpoints 2)
-  "$bin/hdvila-train" pretrain "${args[@]}" --out "$work/straight" || fail "uninterrupted run failed"
+  "$bin/hdvila-train" pretrain "${args[@]}" --keep-models --out "$work/straight" || fail "uninterrupted run failed"
+  # --keep-models: the model of each kept checkpoint, pruned with them; the last is the final model.
+  kept=$(cd "$work/straight" && echo checkpoints/* models/*)
+  [[ $kept == "checkpoints/step-00000035.safetensors checkpoints/step-00000040.safetensors models/step-00000035.safetensors models/step-00000040.safetensors" ]] \
+    || fail "--keep-models kept: $kept"
+  cmp -s "$work/straight/models/step-00000040.safetensors" "$work/straight/model.safetensors" \
+    || fail "models/step-00000040.safetensors differs from the final model.safetensors"
+  "$bin/hdvila-train" inspect "$work/straight/models/step-00000035.safetensors" | grep -q "vl-model" \
+    || fail "models/step-00000035.safetensors is not a vl-model file"
   "$bin/hdvila-train" pretrain "${args[@]}" --out "$work/killed" &
   victim=$!
   for _ in $(seq 1 3000); do
