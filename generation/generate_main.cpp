@@ -86,7 +86,7 @@ gen::Rendered starting_point(gen::Pipeline& pipeline, const gen::Job& job, const
   const at::Tensor image = core::load_image(job.input);
   row.add(image);
   gen::InvertConfig config;
-  config.steps = kInvertSteps;
+  config.steps = job.invert_steps > 0 ? job.invert_steps : kInvertSteps;
   core::ConsoleProgress bar(fmt::format("{} invert", job.output), "steps");
   gen::InvertOutput inverted = pipeline.invert(image, config, bar.callback());
   bar.finish();
@@ -320,6 +320,10 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--beta", options.job.beta, "Disentanglement threshold beta")->capture_default_str();
   app.add_option("--steps", options.job.steps, "Optimisation steps (0 = the mode's default)")
+      ->check(core::non_negative_integer())
+      ->capture_default_str();
+  app.add_option("--invert-steps", options.job.invert_steps,
+                 "edit, edit-optimise from --input: inversion steps (0 = invert's default, 500)")
       ->check(core::non_negative_integer())
       ->capture_default_str();
   app.add_option("--scale", options.job.scale, "Super-resolution factor: 4, 8 or 16")->capture_default_str();

@@ -44,7 +44,11 @@ namespace {
 constexpr std::string_view kFromFlags = "flags";
 
 [[noreturn]] void field_error(const std::string& where, std::string_view field, const std::string& problem) {
-  if (where == kFromFlags) throw core::UsageError(fmt::format("--{}: {}", field, problem));
+  if (where == kFromFlags) {
+    std::string flag(field);  // the job field's flag: invert_steps -> --invert-steps
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    throw core::UsageError(fmt::format("--{}: {}", flag, problem));
+  }
   throw ConfigError(fmt::format("{}: field \"{}\": {}", where, field, problem));
 }
 
@@ -73,6 +77,12 @@ void validate_job(const Job& job) {
     field_error(where, "scale", fmt::format("expected 4, 8 or 16, got {}", job.scale));
   }
   if (job.steps < 0) field_error(where, "steps", fmt::format("expected integer >= 0, got {}", job.steps));
+  if (job.invert_steps < 0) {
+    field_error(where, "invert_steps", fmt::format("expected integer >= 0, got {}", job.invert_steps));
+  }
+  if (job.invert_steps > 0 && !(needs_prompt && !job.input.empty())) {
+    field_error(where, "invert_steps", "only for edit and edit-optimise jobs with an input (invert jobs use steps)");
+  }
   if (job.beta < 0 || job.beta >= 1) field_error(where, "beta", fmt::format("expected 0 <= beta < 1, got {}", job.beta));
   if (job.seed && *job.seed < 0) field_error(where, "seed", fmt::format("expected integer >= 0, got {}", *job.seed));
   if (job.output.find('/') != std::string::npos || job.output == "." || job.output == "..") {
@@ -83,7 +93,7 @@ void validate_job(const Job& job) {
 Job parse_job(const Json& json, const std::string& where) {
   if (!json.is_object()) throw ConfigError(fmt::format("{}: expected a JSON object, got {}", where, core::describe_json_value(json)));
   static const std::set<std::string> kKeys = {"mode",  "input", "prompt", "neutral", "strength", "beta",
-                                              "steps", "lr",    "scale", "seed",   "output"};
+                                              "steps", "invert_steps", "lr", "scale", "seed", "output"};
   for (auto it = json.begin(); it != json.end(); ++it) {
     if (kKeys.count(it.key()) == 0) field_error(where, it.key(), "unknown field");
   }
@@ -122,6 +132,12 @@ Job parse_job(const Json& json, const std::string& where) {
   if (auto steps = int_field("steps")) {
     if (*steps < 0 || *steps > 1'000'000) field_error(where, "steps", fmt::format("expected 0..1000000, got {}", *steps));
     job.steps = static_cast<int>(*steps);
+  }
+  if (auto steps = int_field("invert_steps")) {
+    if (*steps < 0 || *steps > 1'000'000) {
+      field_error(where, "invert_steps", fmt::format("expected 0..1000000, got {}", *steps));
+    }
+    job.invert_steps = static_cast<int>(*steps);
   }
   if (auto scale = int_field("scale")) job.scale = static_cast<int>(std::clamp<int64_t>(*scale, -1, 1 << 20));
   job.seed = int_field("seed");

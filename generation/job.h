@@ -6,8 +6,8 @@
 // Modes and the fields each needs:
 //   sample         seed
 //   invert         input
-//   edit           prompt, and input or seed; optional neutral, strength, beta
-//   edit-optimise  prompt, and input or seed; optional steps
+//   edit           prompt, and input or seed; optional neutral, strength, beta, invert_steps
+//   edit-optimise  prompt, and input or seed; optional steps, lr, invert_steps
 //   sr             input; optional prompt, scale (4, 8 or 16), steps
 // Every line is validated before any work starts: unknown keys, wrong types, missing or
 // meaningless fields are errors naming file:line and the field.
@@ -36,6 +36,7 @@ struct Job {
   double strength = 4.1;             // alpha: edit strength (StyleCLIP default)
   double beta = 0.15;                // disentanglement threshold for global directions
   int steps = 0;                     // optimisation steps (0 = the mode's default)
+  int invert_steps = 0;              // edit, edit-optimise from an input: inversion steps (0 = invert's default)
   double lr = 0;                     // edit-optimise, sr: peak Adam learning rate (0 = the mode's default)
   int scale = 8;                     // super-resolution factor: 4, 8 or 16
   std::optional<int64_t> seed;       // latent seed (sample; edit without input)

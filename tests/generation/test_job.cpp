@@ -17,7 +17,7 @@ TEST(Job, ParsesEveryMode) {
                     "# demo jobs\n"
                     R"({"mode": "sample", "seed": 3})" "\n"
                     "\n"
-                    R"({"mode": "edit", "input": "a.png", "prompt": "a red shirt", "strength": 5})" "\n"
+                    R"({"mode": "edit", "input": "a.png", "prompt": "a red shirt", "strength": 5, "invert_steps": 120})" "\n"
                     R"({"mode": "edit-optimise", "seed": 1, "prompt": "a blue bag", "steps": 50, "lr": 0.05, "output": "bag"})" "\n"
                     R"({"mode": "sr", "input": "small.png", "scale": 16, "prompt": "a striped sandal"})" "\n"
                     R"({"mode": "invert", "input": "b.png"})" "\n");
@@ -29,6 +29,8 @@ TEST(Job, ParsesEveryMode) {
   EXPECT_EQ(jobs[1].mode, JobMode::Edit);
   EXPECT_DOUBLE_EQ(jobs[1].strength, 5.0);
   EXPECT_DOUBLE_EQ(jobs[1].beta, 0.15);
+  EXPECT_EQ(jobs[1].invert_steps, 120);
+  EXPECT_EQ(jobs[2].invert_steps, 0);  // invert's default
   EXPECT_EQ(jobs[2].output, "bag");
   EXPECT_EQ(jobs[2].steps, 50);
   EXPECT_DOUBLE_EQ(jobs[2].lr, 0.05);
@@ -56,6 +58,12 @@ TEST(Job, ErrorsNameFileLineAndField) {
       {R"({"mode": "sample", "seed": -2})", ":1: field \"seed\": expected integer >= 0, got -2"},
       {R"({"mode": "edit-optimise", "seed": 1, "prompt": "x", "lr": -1})", ":1: field \"lr\": expected a number >= 0, got -1"},
       {R"({"mode": "sr", "input": "a.png", "lr": "fast"})", ":1: field \"lr\": expected a number, got string \"fast\""},
+      {R"({"mode": "edit", "input": "a.png", "prompt": "x", "invert_steps": -5})",
+       ":1: field \"invert_steps\": expected 0..1000000, got -5"},
+      {R"({"mode": "edit-optimise", "seed": 1, "prompt": "x", "invert_steps": 100})",
+       ":1: field \"invert_steps\": only for edit and edit-optimise jobs with an input (invert jobs use steps)"},
+      {R"({"mode": "invert", "input": "a.png", "invert_steps": 100})",
+       ":1: field \"invert_steps\": only for edit and edit-optimise jobs with an input"},
       {R"(["sample"])", ":1: expected a JSON object, got an array of 1"},
       {R"({"mode": "sample",)", ":1: invalid JSON at line 1, column 19"},
   };
@@ -79,6 +87,10 @@ TEST(Job, FlagJobsReportFlagNames) {
   job.scale = 3;
   HDV_EXPECT_THROW_MSG(validate_job(job), core::UsageError, "--scale: expected 4, 8 or 16, got 3");
   HDV_EXPECT_THROW_MSG(parse_job_mode("blend", "flags"), core::UsageError, "--mode: expected sample, invert, edit");
+  job.mode = JobMode::Invert;
+  job.scale = 8;
+  job.invert_steps = 50;
+  HDV_EXPECT_THROW_MSG(validate_job(job), core::UsageError, "--invert-steps: only for edit and edit-optimise jobs");
 }
 
 TEST(Job, EmptyFileIsAnError) {
