@@ -3,7 +3,7 @@
 #   make setup   install what is missing (Debian packages, ~/.cache/hdvila/venv with LibTorch)
 #   make build   set up if needed, configure and build into build/ (binaries in build/bin)
 #   make test    set up if needed, build, run the whole test suite with ctest
-#   make demo    set up if needed, build the three programs, run the demo (scripts/demo.sh)
+#   make demo    set up if needed, build what the demo runs (hdvila-generate, hdvila-studio), run it (scripts/demo.sh)
 #
 # Variables: BUILD (build folder), BUILD_TYPE (Release), JOBS (parallel jobs), CMAKE_ARGS (extra
 # configure flags, e.g. -DHDV_BUILD_APP=OFF), HDV_VENV (virtual environment).
@@ -31,7 +31,7 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 demo: configure
-	cmake --build $(BUILD) -j $(JOBS) --target hdvila-train hdvila-generate hdvila-studio
+	cmake --build $(BUILD) -j $(JOBS) --target hdvila-generate hdvila-studio
 	@bash scripts/demo.sh $(BUILD)
 
 clean:

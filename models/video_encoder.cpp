@@ -146,10 +146,22 @@ VisualTokens VideoEncoderImpl::forward(const at::Tensor& keyframe, const at::Ten
     t.hr_reference = hr_reference;
   }
 
-  // Low-resolution frames through the LR ResNet: [B*(T-1), 3, h', w'] -> [B, T-1, hidden, h, w]
+  // Low-resolution frames through the LR ResNet: [B*(T-1), 3, h', w'] -> [B, T-1, hidden, h, w].
+  // lr-only sees the keyframe at the neighbours' size too: a full-size keyframe (the clip sampler
+  // gives one) is bicubic-downscaled to it, as the sampler makes the neighbours.
+  at::Tensor low_keyframe = keyframe;
+  if (config_.mode == "lr-only" && expected_neighbours > 0 &&
+      (keyframe.size(2) != neighbours.size(3) || keyframe.size(3) != neighbours.size(4))) {
+    namespace F = torch::nn::functional;
+    low_keyframe = F::interpolate(keyframe, F::InterpolateFuncOptions()
+                                                .size(std::vector<int64_t>{neighbours.size(3), neighbours.size(4)})
+                                                .mode(torch::kBicubic)
+                                                .align_corners(false))
+                       .clamp(-1, 1);
+  }
   at::Tensor low_frames = config_.mode == "lr-only"
                               ? (expected_neighbours > 0 ? torch::cat({neighbours.narrow(1, 0, expected_neighbours / 2),
-                                                                       keyframe.unsqueeze(1),
+                                                                       low_keyframe.unsqueeze(1),
                                                                        neighbours.narrow(1, expected_neighbours / 2,
                                                                                          expected_neighbours / 2)},
                                                                       1)

@@ -70,6 +70,19 @@ TEST(VideoEncoder, VariantsForAblation) {
   EXPECT_EQ(lr.tokens.sizes(), (Shape{2, 8, 32}));
   EXPECT_EQ(trace.lr_c4.sizes(), (Shape{14, 128, 2, 4}));  // all 7 frames at low resolution
   EXPECT_FALSE(lr_only->hr_backbone);
+
+  // A full-size keyframe (what the clip sampler gives) is seen at the neighbours' size: the same
+  // tokens as the keyframe bicubic-downscaled by the caller.
+  lr_only->eval();
+  at::Tensor small = torch::nn::functional::interpolate(clip.keyframe, torch::nn::functional::InterpolateFuncOptions()
+                                                                           .size(std::vector<int64_t>{32, 64})
+                                                                           .mode(torch::kBicubic)
+                                                                           .align_corners(false))
+                         .clamp(-1, 1);
+  at::Tensor from_full = lr_only->forward(clip.keyframe, clip.neighbours).tokens;
+  at::Tensor from_small = lr_only->forward(small, clip.neighbours).tokens;
+  EXPECT_EQ(from_full.sizes(), (Shape{2, 8, 32}));
+  EXPECT_LT((from_full - from_small).abs().max().item<float>(), 1e-6);
 }
 
 TEST(VideoEncoder, RejectsWrongFrameCountResolutionAndChannels) {
