@@ -251,6 +251,13 @@ void print_report(const RetrievalReport& report) {
       std::printf("  %-11s %5.1f%%  (chance %5.1f%%)\n", a.group.c_str(), a.accuracy, a.chance);
     }
   }
+  if (!report.probes.empty()) {
+    std::printf("attribute probes (one-object clips; the true caption against the same caption with that value swapped):\n");
+    for (const auto& p : report.probes) {
+      std::printf("  %-11s %5.1f%%  (chance %5.1f%%, %lld clips, %lld left out)\n", p.attribute.c_str(), p.accuracy,
+                  p.chance, static_cast<long long>(p.clips), static_cast<long long>(p.left_out));
+    }
+  }
 }
 
 void add_eval(CLI::App& app, core::CommonOptions& common, Commands& commands) {

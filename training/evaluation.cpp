@@ -135,6 +135,13 @@ core::Json RetrievalReport::to_json() const {
     }
     j["attributes"] = groups;
   }
+  if (!probes.empty()) {
+    core::Json groups = core::Json::object();
+    for (const auto& p : probes) {
+      groups[p.attribute] = {{"accuracy", p.accuracy}, {"chance", p.chance}, {"clips", p.clips}, {"left_out", p.left_out}};
+    }
+    j["probes"] = groups;
+  }
   return j;
 }
 
@@ -203,6 +210,12 @@ RetrievalReport evaluate_retrieval(models::VLModelImpl& model, const models::Tok
     at::Tensor top = similarity.argmax(1);
     std::vector<int64_t> top_clip(top.data_ptr<int64_t>(), top.data_ptr<int64_t>() + top.numel());
     report.attributes = attribute_scores(labels, text_clip, top_clip);
+    std::vector<std::string> first_captions;
+    for (int64_t index : kept) {
+      const auto& texts = dataset.clips[size_t(index)].texts;
+      first_captions.push_back(texts.empty() ? std::string() : texts.front());
+    }
+    report.probes = attribute_probes(model, tokenizer, videos, first_captions, labels, options.batch_size, options.device);
   }
   report.clips = int64_t(kept.size());
   report.texts = int64_t(captions.size());

@@ -1,7 +1,8 @@
 // Zero-shot retrieval evaluation (DESIGN.md §5): text→video and video→text R@1/5/10, median and
 // mean rank (1-based), over every caption of every clip; on SynthVid also per attribute group —
 // for each text→video query, does the top-ranked clip share the query clip's class, colour,
-// texture, size, motion, background? — with the chance level of each group.
+// texture, size, motion, background? — with the chance level of each group, and the attribute
+// probes of attribute_probe.h, which measure each attribute with the others held fixed.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -12,6 +13,7 @@
 
 #include "core/config.h"
 #include "core/progress.h"
+#include "training/attribute_probe.h"
 #include "training/clip_sampler.h"
 #include "training/dataset.h"
 
@@ -58,6 +60,7 @@ struct EvalOptions {
 struct RetrievalReport {
   RetrievalScores text_to_video, video_to_text;
   std::vector<AttributeScore> attributes;  // SynthVid only
+  std::vector<ProbeScore> probes;          // SynthVid only: attribute_probes on each clip's first caption
   int64_t clips = 0;                        // clips evaluated
   int64_t texts = 0;                        // captions evaluated
   int64_t skipped = 0;                      // clips whose video could not be read (left out)

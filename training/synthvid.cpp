@@ -357,6 +357,22 @@ std::vector<std::string> attribute_phrases(std::string_view attribute, int value
       "synthvid: unknown attribute \"{}\", expected class, colour, texture, size, motion or background", attribute));
 }
 
+std::vector<std::vector<std::vector<std::string>>> caption_phrase_slots(std::string_view attribute) {
+  auto words = [](const auto& vocabulary) {
+    std::vector<std::vector<std::string>> slot;
+    for (std::string_view word : vocabulary) slot.push_back({std::string(word)});
+    return slot;
+  };
+  if (attribute == "class") return {words(kSynthClasses)};
+  if (attribute == "colour") return {words(kSynthColours)};
+  if (attribute == "size") return {size_phrases()};
+  if (attribute == "motion") return {motion_phrases()};
+  if (attribute == "background") return {background_phrases()};
+  if (attribute == "texture") return {texture_adjectives(), texture_postfixes()};
+  throw core::Error(fmt::format(
+      "synthvid: unknown attribute \"{}\", expected class, colour, texture, size, motion or background", attribute));
+}
+
 std::string caption(const SynthScene& scene) {
   if (scene.objects.empty()) throw core::Error("synthvid: caption: the scene holds no object");
   Rng rng(mix64(scene.caption_seed ^ 0x01));

@@ -132,6 +132,11 @@ std::string attribute_tuple(const SynthScene& scene);
 // object. Throws core::Error for an unknown attribute or value.
 std::vector<std::string> attribute_phrases(std::string_view attribute, int value);
 
+// The same phrases by place in English captions: [slot][value] -> the phrases that stand for the
+// value there. Texture has two slots (before the noun: "striped"; after it: "with stripes"), the
+// other attributes one, so a phrase can be swapped for another value's in the same slot.
+std::vector<std::vector<std::vector<std::string>>> caption_phrase_slots(std::string_view attribute);
+
 // A templated English sentence, e.g. "On a beach, a large red t-shirt with stripes is sliding to the
 // left." Deterministic for a scene (its caption_seed picks the template and paraphrases).
 std::string caption(const SynthScene& scene);
