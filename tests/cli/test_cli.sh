@@ -230,6 +230,18 @@ if [[ ${HDV_VIDEO:-ON} == ON ]]; then
   expect eval 0 'text->video  R@1 .*\(4 queries\)' -- \
     "$train" eval --model "$work/run" --data "$work/sv" --python "$python" --json "$work/eval.json" --quiet
   [[ -f $work/eval.json ]] && grep -q '"R@10"' "$work/eval.json" || { echo "FAIL eval: no JSON written"; failures=$((failures + 1)); }
+  # The attribute probes: every one-object test clip probed or left out, for each attribute.
+  "$python" - "$work/eval.json" "$work/sv/test/labels.jsonl" <<'PY' || { echo "FAIL eval: probes"; failures=$((failures + 1)); }
+import json, sys
+probes = json.load(open(sys.argv[1]))["probes"]
+one_object = sum(len(json.loads(line)["objects"]) == 1 for line in open(sys.argv[2]))
+assert sorted(probes) == ["class", "colour", "motion", "size", "texture"], sorted(probes)
+for name, p in probes.items():
+    assert p["clips"] + p["left_out"] == one_object, (name, p, one_object)
+    assert 0 <= p["accuracy"] <= 100, (name, p)
+assert one_object > 0 and probes["texture"]["clips"] > 0, (one_object, probes)
+assert abs(probes["motion"]["chance"] - 12.5) < 1e-9, probes
+PY
   expect eval-wrong-kind 1 "^error: $work/oracle.safetensors: checkpoint kind is \"oracle\", expected \"vl-model\"" -- \
     "$train" eval --model "$work/oracle.safetensors" --data "$work/sv" --python "$python"
 
