@@ -9,8 +9,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
-#include "models/tokenizer.h"
-#include "models/vl_model.h"
+#include "training/evaluation.h"
 #include "training/synthvid.h"
 
 namespace hdv::train {
@@ -113,22 +112,6 @@ std::vector<ProbeScore> attribute_probes(models::VLModelImpl& model, const model
                                   captions.size(), labels.size(), videos.size(0)));
   }
   torch::NoGradGuard no_grad;
-  const int length = static_cast<int>(model.config().max_text_len);
-  auto encode = [&](const std::vector<std::string>& texts) {
-    std::vector<at::Tensor> parts;
-    for (size_t begin = 0; begin < texts.size(); begin += size_t(batch_size)) {
-      const size_t end = std::min(texts.size(), begin + size_t(batch_size));
-      std::vector<at::Tensor> ids, masks;
-      for (size_t i = begin; i < end; ++i) {
-        models::Encoding e = tokenizer.encode_for_model(texts[i], length);
-        ids.push_back(torch::tensor(e.input_ids, torch::kLong));
-        masks.push_back(torch::tensor(e.attention_mask, torch::kLong));
-      }
-      parts.push_back(model.encode_text(torch::stack(ids).to(device), torch::stack(masks).to(device)).cpu());
-    }
-    return torch::cat(parts).to(torch::kFloat32);
-  };
-
   std::vector<ProbeScore> scores;
   for (std::string_view attribute : kProbedAttributes) {
     ProbeScore score;
@@ -155,9 +138,10 @@ std::vector<ProbeScore> attribute_probes(models::VLModelImpl& model, const model
     score.clips = int64_t(clip.size());
     if (score.clips > 0) {
       const int64_t n = score.clips, v = int64_t(values);
-      at::Tensor embedded = encode(texts).view({n, v, -1});                                     // [n, values, D]
-      at::Tensor clip_videos = videos.index_select(0, torch::tensor(clip, torch::kLong)).to(torch::kFloat32);  // [n, D]
-      at::Tensor similarity = (embedded * clip_videos.unsqueeze(1)).sum(-1);                  // [n, values]
+      // [n, values, D] caption embeddings; [n, D] the clips' video embeddings
+      at::Tensor embedded = encode_captions(model, tokenizer, texts, batch_size, device).view({n, v, -1});
+      at::Tensor clip_videos = videos.index_select(0, torch::tensor(clip, torch::kLong)).to(torch::kFloat32);
+      at::Tensor similarity = (embedded * clip_videos.unsqueeze(1)).sum(-1);  // [n, values]
       at::Tensor right = similarity.argmax(1).eq(torch::tensor(truth, torch::kLong));
       score.accuracy = 100.0 * right.to(torch::kFloat64).mean().item<double>();
       score.chance = 100.0 / double(values);

@@ -145,6 +145,24 @@ core::Json RetrievalReport::to_json() const {
   return j;
 }
 
+at::Tensor encode_captions(models::VLModelImpl& model, const models::Tokenizer& tokenizer,
+                           const std::vector<std::string>& captions, int64_t batch_size, c10::Device device) {
+  torch::NoGradGuard no_grad;
+  const int length = static_cast<int>(model.config().max_text_len);
+  std::vector<at::Tensor> parts;
+  for (size_t begin = 0; begin < captions.size(); begin += size_t(batch_size)) {
+    const size_t end = std::min(captions.size(), begin + size_t(batch_size));
+    std::vector<at::Tensor> ids, masks;
+    for (size_t i = begin; i < end; ++i) {
+      models::Encoding e = tokenizer.encode_for_model(captions[i], length);
+      ids.push_back(torch::tensor(e.input_ids, torch::kLong));
+      masks.push_back(torch::tensor(e.attention_mask, torch::kLong));
+    }
+    parts.push_back(model.encode_text(torch::stack(ids).to(device), torch::stack(masks).to(device)).cpu());
+  }
+  return torch::cat(parts).to(torch::kFloat32);
+}
+
 RetrievalReport evaluate_retrieval(models::VLModelImpl& model, const models::Tokenizer& tokenizer,
                                    const Dataset& dataset, const ClipSampler& sampler, const EvalOptions& options) {
   const auto start = std::chrono::steady_clock::now();
@@ -182,21 +200,8 @@ RetrievalReport evaluate_retrieval(models::VLModelImpl& model, const models::Tok
       text_clip.push_back(int64_t(k));
     }
   }
-  std::vector<at::Tensor> text_parts;
-  const int64_t length = model.config().max_text_len;
-  for (size_t begin = 0; begin < captions.size(); begin += size_t(options.batch_size)) {
-    size_t end = std::min(captions.size(), begin + size_t(options.batch_size));
-    std::vector<at::Tensor> ids, masks;
-    for (size_t i = begin; i < end; ++i) {
-      models::Encoding e = tokenizer.encode_for_model(captions[i], int(length));
-      ids.push_back(torch::tensor(e.input_ids, torch::kLong));
-      masks.push_back(torch::tensor(e.attention_mask, torch::kLong));
-    }
-    text_parts.push_back(
-        model.encode_text(torch::stack(ids).to(options.device), torch::stack(masks).to(options.device)).cpu());
-  }
-  at::Tensor texts = torch::cat(text_parts);
-  at::Tensor similarity = torch::matmul(texts.to(torch::kFloat32), videos.to(torch::kFloat32).t());
+  at::Tensor texts = encode_captions(model, tokenizer, captions, options.batch_size, options.device);
+  at::Tensor similarity = torch::matmul(texts, videos.to(torch::kFloat32).t());
 
   RetrievalReport report;
   std::tie(report.text_to_video, report.video_to_text) = retrieval_scores(similarity, text_clip);

@@ -69,6 +69,10 @@ struct RetrievalReport {
   core::Json to_json() const;
 };
 
+// Text embeddings of `captions` ([N, D], float32, on the CPU), in batches of batch_size.
+at::Tensor encode_captions(models::VLModelImpl& model, const models::Tokenizer& tokenizer,
+                           const std::vector<std::string>& captions, int64_t batch_size, c10::Device device);
+
 RetrievalReport evaluate_retrieval(models::VLModelImpl& model, const models::Tokenizer& tokenizer,
                                    const Dataset& dataset, const ClipSampler& sampler, const EvalOptions& options);
 

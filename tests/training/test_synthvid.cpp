@@ -373,17 +373,19 @@ TEST(SynthVid, FineTextureIsLegibleAtFullResolutionOnly) {
   }
 }
 
+// One LibTorch thread for the frame conversions while it lives, as the writer uses: on a loaded
+// machine OpenMP's spinning over these small tensors made the video tests 10x slower.
+struct OneIntraOpThread {
+  int saved = at::get_num_threads();
+  OneIntraOpThread() { at::set_num_threads(1); }
+  ~OneIntraOpThread() { at::set_num_threads(saved); }
+};
+
 TEST(SynthVid, FineTextureSurvivesVideoCoding) {
   // The writer's codec (MPEG-4 Part 2 at OpenCV's default rate) must keep the 4-pixel texture at
   // 160x160, or the high-resolution branch would have nothing to see either.
   constexpr int kSize = 160, kFrames = 8;
-  // One LibTorch thread for the frame conversions, as the writer uses: on a loaded machine OpenMP's
-  // spinning over these small tensors made this test 10x slower.
-  struct OneIntraOpThread {
-    int saved = at::get_num_threads();
-    OneIntraOpThread() { at::set_num_threads(1); }
-    ~OneIntraOpThread() { at::set_num_threads(saved); }
-  } one_thread;
+  OneIntraOpThread one_thread;
   TempDir dir;
   for (int cls : {11, 0}) {
     for (int texture = 0; texture < 3; ++texture) {
@@ -420,11 +422,7 @@ TEST(SynthVid, TextureBarelyReachesTheSmallPresetsLowResolutionFrames) {
   // OpenCV 4.6 offers no control of the MPEG-4 rate (OPENCV_FFMPEG_WRITER_OPTIONS does not reach
   // the encoder), and H.264 (avc1) measured no better, so what coding leaves is bounded here.
   SynthVidConfig synth;
-  struct OneIntraOpThread {
-    int saved = at::get_num_threads();
-    OneIntraOpThread() { at::set_num_threads(1); }
-    ~OneIntraOpThread() { at::set_num_threads(saved); }
-  } one_thread;
+  OneIntraOpThread one_thread;
   TempDir dir;
   const ClipSampler sampler(sampler_preset("hdvila-small"));
   for (int cls : {11, 0}) {    // a square and a t-shirt
