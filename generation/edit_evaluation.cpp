@@ -18,7 +18,7 @@ void EditEvaluationConfig::validate() const {
   if (method != "directions" && method != "optimise") fail(fmt::format("method \"{}\" must be directions or optimise", method));
   if (images < 1) fail(fmt::format("images={} must be >= 1", images));
   if (seed < 0) fail(fmt::format("seed={} must be >= 0", seed));
-  if (steps < 1) fail(fmt::format("steps={} must be >= 1", steps));
+  optimise.validate();
 }
 
 core::Json EditEvaluation::to_json(const EditEvaluationConfig& config) const {
@@ -33,7 +33,11 @@ core::Json EditEvaluation::to_json(const EditEvaluationConfig& config) const {
     json["strength"] = config.strength;
     json["beta"] = config.beta;
   } else {
-    json["steps"] = config.steps;
+    json["steps"] = config.optimise.steps;
+    json["lr"] = config.optimise.lr;
+    json["layers"] = fmt::format("{}:{}", config.optimise.layer_begin, config.optimise.layer_end);
+    json["views"] = config.optimise.views;
+    json["pixel_lambda"] = config.optimise.pixel_lambda;
   }
   json["per_value"] = core::Json::array();
   for (const EditScore& s : per_value) json["per_value"].push_back(row(s));
@@ -87,8 +91,8 @@ EditEvaluation evaluate_edits(Pipeline& pipeline, const EditEvaluationConfig& co
           edited = r.image;
           value_channels += static_cast<double>(r.channels);
         } else {
-          EditOptimiseConfig optimise;
-          optimise.steps = config.steps;
+          EditOptimiseConfig optimise = config.optimise;
+          optimise.seed = static_cast<uint64_t>(config.seed + i);
           edited = pipeline.edit_optimise(sources[static_cast<size_t>(i)].latent, prompt, optimise).image;
         }
         const AttributeReading after = *pipeline.read_attributes(edited);

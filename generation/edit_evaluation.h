@@ -13,6 +13,7 @@
 
 #include "core/config.h"
 #include "core/progress.h"
+#include "generation/edit_optimise.h"
 #include "generation/pipeline.h"
 
 namespace hdv::gen {
@@ -26,7 +27,7 @@ struct EditEvaluationConfig {
   double psi = 0.7;                  // truncation of the sources
   double strength = 4.1;             // directions: alpha
   double beta = 0.15;                // directions: beta
-  int64_t steps = 300;               // optimise: Adam steps
+  EditOptimiseConfig optimise;       // optimise: steps, lr, layers, views
   void validate() const;
 };
 

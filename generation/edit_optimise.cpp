@@ -17,7 +17,51 @@ void EditOptimiseConfig::validate() const {
   if (steps < 1) throw core::ConfigError(fmt::format("edit-optimise: steps={} must be >= 1", steps));
   if (!(lr > 0)) throw core::ConfigError(fmt::format("edit-optimise: lr={} must be > 0", lr));
   if (l2_lambda < 0 || pixel_lambda < 0) throw core::ConfigError("edit-optimise: l2_lambda and pixel_lambda must be >= 0");
+  if (layer_begin < 0 || (layer_end >= 0 && layer_end <= layer_begin)) {
+    throw core::ConfigError(fmt::format("edit-optimise: layers {}:{} must satisfy 0 <= begin < end", layer_begin, layer_end));
+  }
+  if (views < 1) throw core::ConfigError(fmt::format("edit-optimise: views={} must be >= 1", views));
 }
+
+std::pair<int64_t, int64_t> parse_layer_range(const std::string& text, const std::string& flag) {
+  auto fail = [&]() -> std::pair<int64_t, int64_t> {
+    throw core::UsageError(fmt::format("{}: expected BEGIN:END or BEGIN: (W+ layer indices, BEGIN < END), got \"{}\"", flag, text));
+  };
+  const size_t colon = text.find(':');
+  if (colon == std::string::npos || colon == 0) return fail();
+  auto number = [&](const std::string& part) -> int64_t {
+    if (part.empty() || part.size() > 6 || part.find_first_not_of("0123456789") != std::string::npos) fail();
+    return std::stoll(part);
+  };
+  const int64_t begin = number(text.substr(0, colon));
+  const std::string rest = text.substr(colon + 1);
+  const int64_t end = rest.empty() ? -1 : number(rest);
+  if (end >= 0 && end <= begin) return fail();
+  return {begin, end};
+}
+
+namespace {
+
+// [1, 3, H, W] -> [views, 3, H, W]: the image itself, then copies shifted by up to H/8 pixels
+// (edge pixels repeated into the gap) and mirrored left-right with probability 1/2.
+at::Tensor augmented_views(const at::Tensor& image, int64_t views, at::Generator& rng) {
+  if (views == 1) return image;
+  namespace F = torch::nn::functional;
+  const int64_t h = image.size(2), w = image.size(3);
+  const int64_t pad = std::max<int64_t>(1, h / 8);
+  at::Tensor padded = F::pad(image, F::PadFuncOptions({pad, pad, pad, pad}).mode(torch::kReplicate));
+  std::vector<at::Tensor> out{image};
+  at::Tensor draws = at::randint(0, 2 * pad + 1, {views - 1, 3}, rng, at::TensorOptions().dtype(at::kLong));
+  for (int64_t v = 0; v + 1 < views; ++v) {
+    const int64_t dy = draws[v][0].item<int64_t>(), dx = draws[v][1].item<int64_t>();
+    at::Tensor view = padded.slice(2, dy, dy + h).slice(3, dx, dx + w);
+    if (draws[v][2].item<int64_t>() % 2 == 1) view = view.flip({3});
+    out.push_back(view);
+  }
+  return at::cat(out, 0);
+}
+
+}  // namespace
 
 OptimiseResult edit_optimise(GeneratorImpl& generator, VLGuide& guide, const at::Tensor& ws0, const at::Tensor& text,
                              const EditOptimiseConfig& config, const core::ProgressCallback& progress,
@@ -31,8 +75,17 @@ OptimiseResult edit_optimise(GeneratorImpl& generator, VLGuide& guide, const at:
     torch::NoGradGuard no_grad;
     source_image = generator.synthesize(source_ws);
   }
-  at::Tensor ws = source_ws.clone().set_requires_grad(true);
-  torch::optim::Adam adam({ws}, torch::optim::AdamOptions(config.lr).betas({0.9, 0.999}));
+  const int64_t num_ws = source_ws.size(1);
+  const int64_t begin = config.layer_begin;
+  const int64_t end = config.layer_end < 0 ? num_ws : std::min(config.layer_end, num_ws);
+  if (begin >= end) throw core::ConfigError(fmt::format("edit-optimise: layers {}:{} select none of the {} ws", config.layer_begin, config.layer_end, num_ws));
+  // Only ws[:, begin:end] is a variable; `full` puts it back among the source's other layers.
+  at::Tensor moving = source_ws.slice(1, begin, end).clone().set_requires_grad(true);
+  auto full = [&](const at::Tensor& part) {
+    return at::cat({source_ws.slice(1, 0, begin), part, source_ws.slice(1, end, num_ws)}, 1);
+  };
+  at::Generator rng = at::detail::createCPUGenerator(config.seed);
+  torch::optim::Adam adam({moving}, torch::optim::AdamOptions(config.lr).betas({0.9, 0.999}));
   at::Tensor target = text.to(guide.device()).reshape({1, -1});
   OptimiseResult result;
   // Adam's steps are about lr per coordinate whatever the gradient, so on a rough VL landscape a
@@ -41,21 +94,23 @@ OptimiseResult edit_optimise(GeneratorImpl& generator, VLGuide& guide, const at:
   at::Tensor best_ws = source_ws.clone();
   double best_loss = std::numeric_limits<double>::infinity();
   struct Evaluated {
-    at::Tensor loss, similarity, image;
+    at::Tensor loss, image;
+    double similarity;  // of the image as rendered (view 0)
   };
   auto objective = [&](const at::Tensor& w) {
     at::Tensor image = generator.synthesize(w);
-    at::Tensor similarity = (guide.embed_images(image) * target).sum(1).mean();
-    at::Tensor loss = (1 - similarity) + config.l2_lambda * (w - source_ws).square().sum();
+    at::Tensor per_view = (guide.embed_images(augmented_views(image, config.views, rng)) * target).sum(1);
+    at::Tensor loss = (1 - per_view.mean()) + config.l2_lambda * (w - source_ws).square().sum();
     if (config.pixel_lambda > 0) loss = loss + config.pixel_lambda * (image - source_image).square().mean();
-    return Evaluated{loss, similarity, image};
+    return Evaluated{loss, image, per_view[0].item<double>()};
   };
   for (int64_t step = 0; step < config.steps; ++step) {
     check_cancel(cancel);
     const double t = static_cast<double>(step) / static_cast<double>(config.steps);
     for (auto& group : adam.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(config.lr * ramped_lr(t));
+    const at::Tensor ws = full(moving);
     const Evaluated now = objective(ws);
-    if (step == 0) result.start_similarity = now.similarity.item<double>();
+    if (step == 0) result.start_similarity = now.similarity;
     const double loss = now.loss.item<double>();
     if (loss < best_loss) {
       best_loss = loss;
@@ -71,11 +126,12 @@ OptimiseResult edit_optimise(GeneratorImpl& generator, VLGuide& guide, const at:
   torch::NoGradGuard no_grad;
   // The latent after the last step has not been looked at yet; when it is the best, its image and
   // similarity are already at hand.
+  const at::Tensor ws = full(moving);
   const Evaluated last = objective(ws);
   if (last.loss.item<double>() < best_loss) {
     result.ws = ws.detach().clone();
     result.image = last.image;
-    result.similarity = last.similarity.item<double>();
+    result.similarity = last.similarity;
   } else {
     result.ws = best_ws;
     result.image = generator.synthesize(result.ws);

@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
+#include <utility>
 
 #include "core/progress.h"
 #include "generation/generator.h"
@@ -19,6 +21,15 @@ struct EditOptimiseConfig {
   double lr = 0.1;         // peak learning rate
   double l2_lambda = 0.008;  // weight of ‖w − w₀‖² (keeps the identity of the source)
   double pixel_lambda = 0;   // optional weight of the pixel MSE to the source image
+  // Only the W+ layers [layer_begin, layer_end) move (layer_end < 0 = through the last); the
+  // others keep the source's latent. StyleGAN's coarse layers set shape, the fine ones colour.
+  int64_t layer_begin = 0;
+  int64_t layer_end = -1;
+  // The similarity is averaged over this many views of each image: the first as rendered, the
+  // rest shifted by up to 1/8 of the side and mirrored at random, so that the latent has to
+  // change what the image shows rather than find a pixel pattern one view of the VL model likes.
+  int64_t views = 1;
+  uint64_t seed = 0;  // of the views' shifts and mirrors
   void validate() const;
 };
 
@@ -29,6 +40,10 @@ struct OptimiseResult {
   double start_similarity = 0;
   int64_t steps = 0;
 };
+
+// "BEGIN:END" -> {BEGIN, END}; "BEGIN:" -> {BEGIN, -1} (through the last layer). Throws
+// core::UsageError naming `flag` for anything else.
+std::pair<int64_t, int64_t> parse_layer_range(const std::string& text, const std::string& flag);
 
 // ws0: [1, num_ws, w_dim]; text: unit [D]. Throws Cancelled when `cancel` is set.
 OptimiseResult edit_optimise(GeneratorImpl& generator, VLGuide& guide, const at::Tensor& ws0, const at::Tensor& text,

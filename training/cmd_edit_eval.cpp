@@ -5,6 +5,7 @@
 //   hdvila-train edit-eval --generator G --vl-model V --oracle O [--directions D] [--attribute colour]
 //                          [--method directions|optimise] [--images 200] [--json OUT]
 #include <cstdio>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -15,6 +16,7 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "generation/edit_evaluation.h"
+#include "generation/edit_optimise.h"
 #include "generation/pipeline.h"
 #include "training/command.h"
 #include "training/pipeline_flags.h"
@@ -25,6 +27,7 @@ void add_edit_eval_command(CLI::App& app, core::CommonOptions& common, Commands&
   struct Options {
     PipelineFlags models;
     std::string json;
+    std::string layers = "0:";
     gen::EditEvaluationConfig config;
   };
   auto options = std::make_shared<Options>();
@@ -44,10 +47,20 @@ void add_edit_eval_command(CLI::App& app, core::CommonOptions& common, Commands&
   sub->add_option("--psi", c.psi, "Truncation of the sources")->check(CLI::Range(0.0, 1.0))->capture_default_str();
   sub->add_option("--strength", c.strength, "directions: alpha")->capture_default_str();
   sub->add_option("--beta", c.beta, "directions: beta")->check(CLI::Range(0.0, 0.999))->capture_default_str();
-  sub->add_option("--steps", c.steps, "optimise: Adam steps")->check(core::positive_integer())->capture_default_str();
+  sub->add_option("--steps", c.optimise.steps, "optimise: Adam steps")->check(core::positive_integer())->capture_default_str();
+  sub->add_option("--lr", c.optimise.lr, "optimise: peak learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--layers", options->layers, "optimise: the W+ layers that move, BEGIN:END (END empty = through the last)")
+      ->capture_default_str();
+  sub->add_option("--pixel-lambda", c.optimise.pixel_lambda, "optimise: weight of the pixel MSE to the source image")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  sub->add_option("--views", c.optimise.views, "optimise: shifted/mirrored views the similarity is averaged over")
+      ->check(core::positive_integer())
+      ->capture_default_str();
   sub->add_option("--json", options->json, "Write the table as JSON");
   commands.push_back({sub, [options, &common] {
     core::apply_log_options(common);
+    std::tie(options->config.optimise.layer_begin, options->config.optimise.layer_end) = gen::parse_layer_range(options->layers, "--layers");
     gen::Pipeline pipeline(options->models.options(core::apply_common_options(common)));
     if (options->config.method == "directions" && !pipeline.has_directions()) {
       throw core::IoError(fmt::format("{}: no direction table (compute it with `hdvila-train directions`, or pass "

@@ -260,6 +260,8 @@ PY
   expect sr-eval-bad-scale 2 '^error: --scale: ' -- "$train" sr-eval --data "$work/sv" --scale 3
   expect sr-eval-bad-prompt 2 '^error: --prompt: \{flavour\} is not a label' -- \
     "$train" sr-eval --data "$work/sv" --prompt "a {flavour} thing" --quiet
+  expect edit-eval-bad-layers 2 '^error: --layers: expected BEGIN:END or BEGIN: \(W\+ layer indices, BEGIN < END\), got "6:2"$' -- \
+    "$train" edit-eval --generator g --vl-model v --oracle o --method optimise --layers 6:2
   expect sr-eval-missing-data 1 "^error: $work/none: no such folder" -- "$train" sr-eval --data "$work/none" --python "$python" --quiet
   expect sr-eval 0 'bicubic +1 +[0-9]+\.[0-9]{2} ' -- "$train" sr-eval --data "$work/sv" --split test --images 1 --steps 1 \
     --candidates 1 --python "$python" --json "$work/sr.json" --sheet "$work/sr.png" --quiet

@@ -187,6 +187,57 @@ TEST(EditOptimise, ReturnsTheBestLatentSeenEvenWhenStepsOvershoot) {
   EXPECT_NEAR(result.similarity, recomputed, 1e-5);
 }
 
+TEST(EditOptimise, MovesOnlyTheChosenLayers) {
+  Generator generator = tiny_generator(3);
+  VLGuide guide = tiny_guide(3);
+  const at::Tensor text = guide.embed_text("a red shirt");
+  const at::Tensor ws = random_ws(generator);  // [1, 6, 32]
+  EditOptimiseConfig config;
+  config.steps = 10;
+  config.layer_begin = 2;
+  config.layer_end = 4;
+  const OptimiseResult result = edit_optimise(*generator, guide, ws, text, config);
+  ASSERT_EQ(result.ws.sizes(), ws.sizes());
+  EXPECT_TRUE(torch::equal(result.ws.slice(1, 0, 2), ws.slice(1, 0, 2)));
+  EXPECT_TRUE(torch::equal(result.ws.slice(1, 4, 6), ws.slice(1, 4, 6)));
+  EXPECT_GT((result.ws.slice(1, 2, 4) - ws.slice(1, 2, 4)).abs().max().item<double>(), 1e-4);
+  config.layer_begin = 6;
+  config.layer_end = -1;
+  EXPECT_EQ(error_text<core::ConfigError>([&] { edit_optimise(*generator, guide, ws, text, config); }),
+            "edit-optimise: layers 6:-1 select none of the 6 ws");
+}
+
+TEST(EditOptimise, ViewsAreSeededAndTheReportedSimilarityIsTheImageItself) {
+  Generator generator = tiny_generator(3);
+  VLGuide guide = tiny_guide(3);
+  const at::Tensor text = guide.embed_text("a red shirt");
+  const at::Tensor ws = random_ws(generator);
+  EditOptimiseConfig config;
+  config.steps = 8;
+  config.views = 3;
+  config.seed = 11;
+  const OptimiseResult a = edit_optimise(*generator, guide, ws, text, config);
+  const OptimiseResult b = edit_optimise(*generator, guide, ws, text, config);
+  EXPECT_TRUE(torch::equal(a.ws, b.ws));
+  config.seed = 12;
+  const OptimiseResult c = edit_optimise(*generator, guide, ws, text, config);
+  EXPECT_FALSE(torch::equal(a.ws, c.ws));
+  torch::NoGradGuard no_grad;
+  const double plain = (guide.embed_images(generator->synthesize(a.ws)) * text.reshape({1, -1})).sum(1).item<double>();
+  EXPECT_NEAR(a.similarity, plain, 1e-5);
+  config.views = 0;
+  EXPECT_EQ(error_text<core::ConfigError>([&] { config.validate(); }), "edit-optimise: views=0 must be >= 1");
+}
+
+TEST(EditOptimise, ParsesLayerRanges) {
+  EXPECT_EQ(parse_layer_range("4:", "--layers"), (std::pair<int64_t, int64_t>{4, -1}));
+  EXPECT_EQ(parse_layer_range("0:3", "--layers"), (std::pair<int64_t, int64_t>{0, 3}));
+  for (const std::string bad : {"3:3", "5:2", ":4", "4", "a:b", "1:-2", ""}) {
+    EXPECT_EQ(error_text<core::UsageError>([&] { parse_layer_range(bad, "--layers"); }),
+              "--layers: expected BEGIN:END or BEGIN: (W+ layer indices, BEGIN < END), got \"" + bad + "\"");
+  }
+}
+
 // An image the generator can make: the target of the projector tests.
 at::Tensor generated_target(Generator& generator) {
   torch::NoGradGuard no_grad;
