@@ -78,7 +78,10 @@ OptimiseResult edit_optimise(GeneratorImpl& generator, VLGuide& guide, const at:
   const int64_t num_ws = source_ws.size(1);
   const int64_t begin = config.layer_begin;
   const int64_t end = config.layer_end < 0 ? num_ws : std::min(config.layer_end, num_ws);
-  if (begin >= end) throw core::ConfigError(fmt::format("edit-optimise: layers {}:{} select none of the {} ws", config.layer_begin, config.layer_end, num_ws));
+  if (begin >= end) {
+    throw core::ConfigError(
+        fmt::format("edit-optimise: layers {}:{} select none of the {} ws", config.layer_begin, config.layer_end, num_ws));
+  }
   // Only ws[:, begin:end] is a variable; `full` puts it back among the source's other layers.
   at::Tensor moving = source_ws.slice(1, begin, end).clone().set_requires_grad(true);
   auto full = [&](const at::Tensor& part) {
