@@ -24,19 +24,19 @@ void EditOptimiseConfig::validate() const {
 }
 
 std::pair<int64_t, int64_t> parse_layer_range(const std::string& text, const std::string& flag) {
-  auto fail = [&]() -> std::pair<int64_t, int64_t> {
+  auto fail = [&] {
     throw core::UsageError(fmt::format("{}: expected BEGIN:END or BEGIN: (W+ layer indices, BEGIN < END), got \"{}\"", flag, text));
   };
-  const size_t colon = text.find(':');
-  if (colon == std::string::npos || colon == 0) return fail();
   auto number = [&](const std::string& part) -> int64_t {
     if (part.empty() || part.size() > 6 || part.find_first_not_of("0123456789") != std::string::npos) fail();
     return std::stoll(part);
   };
+  const size_t colon = text.find(':');
+  if (colon == std::string::npos) fail();
   const int64_t begin = number(text.substr(0, colon));
   const std::string rest = text.substr(colon + 1);
   const int64_t end = rest.empty() ? -1 : number(rest);
-  if (end >= 0 && end <= begin) return fail();
+  if (end >= 0 && end <= begin) fail();
   return {begin, end};
 }
 

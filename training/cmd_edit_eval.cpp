@@ -60,7 +60,8 @@ void add_edit_eval_command(CLI::App& app, core::CommonOptions& common, Commands&
   sub->add_option("--json", options->json, "Write the table as JSON");
   commands.push_back({sub, [options, &common] {
     core::apply_log_options(common);
-    std::tie(options->config.optimise.layer_begin, options->config.optimise.layer_end) = gen::parse_layer_range(options->layers, "--layers");
+    gen::EditOptimiseConfig& optimise = options->config.optimise;
+    std::tie(optimise.layer_begin, optimise.layer_end) = gen::parse_layer_range(options->layers, "--layers");
     gen::Pipeline pipeline(options->models.options(core::apply_common_options(common)));
     if (options->config.method == "directions" && !pipeline.has_directions()) {
       throw core::IoError(fmt::format("{}: no direction table (compute it with `hdvila-train directions`, or pass "

@@ -149,12 +149,25 @@ at::Tensor random_ws(Generator& generator) {
   return generator->broadcast(generator->map(torch::randn({1, 32})));
 }
 
-TEST(EditOptimise, RaisesTextSimilarity) {
+// The tiny generator and VL model (seed 3), the prompt "a red shirt" and one source latent: what
+// every latent-optimisation test starts from.
+struct OptimiseSetup {
   Generator generator = tiny_generator(3);
   VLGuide guide = tiny_guide(3);
-  const at::Tensor text = guide.embed_text("a red shirt");
+  at::Tensor text = guide.embed_text("a red shirt");
+  at::Tensor ws = random_ws(generator);
+
+  // cos(E_img(G(latent)), text), recomputed without gradients.
+  double similarity(const at::Tensor& latent) {
+    torch::NoGradGuard no_grad;
+    return (guide.embed_images(generator->synthesize(latent)) * text.reshape({1, -1})).sum(1).item<double>();
+  }
+};
+
+TEST(EditOptimise, RaisesTextSimilarity) {
+  OptimiseSetup t;
+  auto& [generator, guide, text, ws] = t;
   EXPECT_NEAR(text.norm().item<double>(), 1.0, 1e-5);
-  const at::Tensor ws = random_ws(generator);
   EditOptimiseConfig config;
   config.steps = 40;
   config.l2_lambda = 0.0008;
@@ -170,10 +183,8 @@ TEST(EditOptimise, RaisesTextSimilarity) {
 TEST(EditOptimise, ReturnsTheBestLatentSeenEvenWhenStepsOvershoot) {
   // lr 5 throws the latent far on every step; the result must still be no worse, by the
   // objective, than the source (which step 0 sees), and its similarity is that latent's.
-  Generator generator = tiny_generator(3);
-  VLGuide guide = tiny_guide(3);
-  const at::Tensor text = guide.embed_text("a red shirt");
-  const at::Tensor ws = random_ws(generator);
+  OptimiseSetup t;
+  auto& [generator, guide, text, ws] = t;
   EditOptimiseConfig config;
   config.steps = 12;
   config.lr = 5.0;
@@ -182,16 +193,12 @@ TEST(EditOptimise, ReturnsTheBestLatentSeenEvenWhenStepsOvershoot) {
   const double objective = (1 - result.similarity) + config.l2_lambda * l2;
   EXPECT_LE(objective, 1 - result.start_similarity + 1e-6) << "start " << result.start_similarity << " end " << result.similarity
                                                            << " l2 " << l2;
-  torch::NoGradGuard no_grad;
-  const double recomputed = (guide.embed_images(generator->synthesize(result.ws)) * text.reshape({1, -1})).sum(1).item<double>();
-  EXPECT_NEAR(result.similarity, recomputed, 1e-5);
+  EXPECT_NEAR(result.similarity, t.similarity(result.ws), 1e-5);
 }
 
 TEST(EditOptimise, MovesOnlyTheChosenLayers) {
-  Generator generator = tiny_generator(3);
-  VLGuide guide = tiny_guide(3);
-  const at::Tensor text = guide.embed_text("a red shirt");
-  const at::Tensor ws = random_ws(generator);  // [1, 6, 32]
+  OptimiseSetup t;
+  auto& [generator, guide, text, ws] = t;  // ws: [1, 6, 32]
   EditOptimiseConfig config;
   config.steps = 10;
   config.layer_begin = 2;
@@ -208,10 +215,8 @@ TEST(EditOptimise, MovesOnlyTheChosenLayers) {
 }
 
 TEST(EditOptimise, ViewsAreSeededAndTheReportedSimilarityIsTheImageItself) {
-  Generator generator = tiny_generator(3);
-  VLGuide guide = tiny_guide(3);
-  const at::Tensor text = guide.embed_text("a red shirt");
-  const at::Tensor ws = random_ws(generator);
+  OptimiseSetup t;
+  auto& [generator, guide, text, ws] = t;
   EditOptimiseConfig config;
   config.steps = 8;
   config.views = 3;
@@ -222,9 +227,7 @@ TEST(EditOptimise, ViewsAreSeededAndTheReportedSimilarityIsTheImageItself) {
   config.seed = 12;
   const OptimiseResult c = edit_optimise(*generator, guide, ws, text, config);
   EXPECT_FALSE(torch::equal(a.ws, c.ws));
-  torch::NoGradGuard no_grad;
-  const double plain = (guide.embed_images(generator->synthesize(a.ws)) * text.reshape({1, -1})).sum(1).item<double>();
-  EXPECT_NEAR(a.similarity, plain, 1e-5);
+  EXPECT_NEAR(a.similarity, t.similarity(a.ws), 1e-5);
   config.views = 0;
   EXPECT_EQ(error_text<core::ConfigError>([&] { config.validate(); }), "edit-optimise: views=0 must be >= 1");
 }
