@@ -129,6 +129,15 @@ void add_gan(CLI::App& app, core::CommonOptions& common, Commands& commands) {
       ->check(core::positive_integer());
   field("--max-minutes", f.max_minutes, "Stop cleanly after this many minutes (0 = no limit)",
         [&f](GanConfig& c) { c.max_minutes = f.max_minutes; });
+  field("--precision", f.precision, "fp32, or bf16: G's synthesis and D under bf16 autocast (weights and losses fp32)",
+        [&f](GanConfig& c) { c.precision = f.precision; })
+      ->check(CLI::IsMember({"fp32", "bf16"}));
+  field("--init-generator", f.init_generator,
+        "Start G and G_ema from this generator file (same preset and resolution) instead of random weights",
+        [&f](GanConfig& c) { c.init_generator = f.init_generator; });
+  field("--d-warmup", f.d_warmup, "First steps that train only D (G frozen); for a fresh D beside --init-generator",
+        [&f](GanConfig& c) { c.d_warmup = f.d_warmup; })
+      ->check(core::non_negative_integer());
 
   commands.push_back({sub, [options, &common] {
     core::apply_common_options(common);

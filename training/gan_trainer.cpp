@@ -21,6 +21,7 @@
 #include <fmt/ranges.h>
 
 #include "core/atomic_file.h"
+#include "core/autocast.h"
 #include "core/checkpoint.h"
 #include "core/device.h"
 #include "core/error.h"
@@ -74,6 +75,8 @@ void GanConfig::validate() const {
   if (fd_samples < 2) fail(fmt::format("fd_samples={} must be >= 2", fd_samples));
   if (fd_image_size < 16) fail(fmt::format("fd_image_size={} must be >= 16", fd_image_size));
   if (!(max_minutes >= 0)) fail(fmt::format("max_minutes={} must be >= 0", max_minutes));
+  if (d_warmup < 0) fail(fmt::format("d_warmup={} must be >= 0", d_warmup));
+  if (precision != "fp32" && precision != "bf16") fail(fmt::format("precision={} must be fp32 or bf16", precision));
 }
 
 void GanConfig::resolve() {
@@ -171,6 +174,9 @@ class GanTrainer {
   void setup_resume();
   // z: [B, z_dim] -> (images [B, C, R, R], ws [B, num_ws, w_dim]) with style mixing.
   std::pair<at::Tensor, at::Tensor> run_generator(int64_t batch, bool update_w_avg);
+  // images [B, C, R, R] -> float logits [B, 1] (under autocast when precision is bf16).
+  at::Tensor discriminate(const at::Tensor& images);
+  void load_init_generator();
   at::Tensor real_batch(int64_t step);
   void train_step(int64_t step);
   void save(int64_t step);
@@ -214,6 +220,7 @@ void GanTrainer::setup() {
   g_->to(device_);
   d_->to(device_);
   g_ema_->to(device_);
+  if (!config_.init_generator.empty()) load_init_generator();
   update_ema(*g_ema_, *g_, 0.0);  // G_ema starts as a copy
   set_requires_grad(*g_ema_, false);
   pl_mean_ = torch::zeros({}, torch::TensorOptions().device(device_));
@@ -238,6 +245,27 @@ void GanTrainer::setup() {
                                        config_.steps);
 }
 
+void GanTrainer::load_init_generator() {
+  const fs::path path = config_.init_generator;
+  gen::Generator source = gen::load_generator(path);
+  const core::Json wanted = core::config_to_json(g_config_), found = core::config_to_json(source->config());
+  std::vector<std::string> differences;
+  for (auto it = wanted.begin(); it != wanted.end(); ++it) {
+    if (!found.contains(it.key()) || found.at(it.key()) != *it) {
+      differences.push_back(fmt::format("{}: file {}, run {}", it.key(),
+                                        found.contains(it.key()) ? found.at(it.key()).dump() : "absent", it->dump()));
+    }
+  }
+  if (!differences.empty()) {
+    throw core::ConfigError(fmt::format("init_generator {}: its geometry differs from the run's ({} at {} px): {}",
+                                        path.string(), config_.preset, config_.resolution, fmt::join(differences, "; ")));
+  }
+  torch::NoGradGuard no_grad;
+  core::NamedTensors from = gen::generator_tensors(*source), to = gen::generator_tensors(*g_);
+  for (size_t i = 0; i < to.size(); ++i) to[i].second.copy_(from[i].second.to(to[i].second.device()));
+  core::log_info("init: G and G_ema start from {}", path.string());
+}
+
 void GanTrainer::setup_resume() {
   const bool has_checkpoints = !latest_checkpoint(run_.out).empty();
   if (run_.resume.empty()) {
@@ -258,9 +286,12 @@ void GanTrainer::setup_resume() {
   const core::Json& meta = checkpoint.info().config;
   std::vector<std::string> differences;
   const core::Json stored = meta.at("run"), current = core::config_to_json(config_);
+  const core::Json defaults = core::config_to_json(GanConfig{});
   for (auto it = current.begin(); it != current.end(); ++it) {
     if (may_change_on_resume(it.key())) continue;
     if (!stored.contains(it.key())) {
+      // A key added after the checkpoint was written: its default is what that run computed.
+      if (defaults.contains(it.key()) && defaults.at(it.key()) == *it) continue;
       differences.push_back(fmt::format("{} (absent from the checkpoint)", it.key()));
     } else if (stored.at(it.key()) != *it) {
       differences.push_back(fmt::format("{}: checkpoint {}, now {}", it.key(), stored.at(it.key()).dump(), it->dump()));
@@ -313,8 +344,17 @@ std::pair<at::Tensor, at::Tensor> GanTrainer::run_generator(int64_t batch, bool 
       ws = gen::GeneratorImpl::mix(ws, g_->broadcast(g_->map(z2, false)), cutoff);
     }
   }
-  at::Tensor images = g_->synthesize(ws, gen::NoiseMode::Random);  // [B, C, R, R]
-  return {images, ws};
+  at::Tensor images;
+  {
+    core::AutocastScope amp(device_.type(), at::kBFloat16, config_.precision == "bf16");
+    images = g_->synthesize(ws, gen::NoiseMode::Random);  // [B, C, R, R]
+  }
+  return {images.to(torch::kFloat32), ws};
+}
+
+at::Tensor GanTrainer::discriminate(const at::Tensor& images) {
+  core::AutocastScope amp(device_.type(), at::kBFloat16, config_.precision == "bf16");
+  return d_->forward(images).to(torch::kFloat32);  // [B, 1]
 }
 
 at::Tensor GanTrainer::real_batch(int64_t step) {
@@ -340,20 +380,23 @@ void GanTrainer::train_step(int64_t step) {
   const int64_t b = config_.batch;
   at::Tensor real = real_batch(step);
 
+  // During the D warm-up, G and G_ema stay as they are.
+  const bool train_g = step >= config_.d_warmup;
+
   // Gmain: maximise D's logits of generated images (D frozen).
   set_requires_grad(*d_, false);
   g_opt_->zero_grad();
-  {
+  if (train_g) {
     auto [images, ws] = run_generator(b, /*update_w_avg=*/true);
-    at::Tensor loss = generator_logistic_loss(d_->forward(images));
+    at::Tensor loss = generator_logistic_loss(discriminate(images));
     loss.backward();
     last_g_ = loss.item<double>();
+    clean_gradients(g_opt_->tensors());
+    g_opt_->step(step);
   }
-  clean_gradients(g_opt_->tensors());
-  g_opt_->step(step);
 
   // Greg: path-length regularisation, lazily every pl_interval steps.
-  if (config_.pl_weight > 0 && step % config_.pl_interval == 0) {
+  if (train_g && config_.pl_weight > 0 && step % config_.pl_interval == 0) {
     g_opt_->zero_grad();
     auto [images, ws] = run_generator(b / config_.pl_batch_shrink, true);
     at::Tensor noise = torch::randn(images.sizes()).to(device_);
@@ -373,9 +416,9 @@ void GanTrainer::train_step(int64_t step) {
     at::Tensor fake;
     {
       torch::NoGradGuard no_grad;
-      fake = run_generator(b, true).first;
+      fake = run_generator(b, /*update_w_avg=*/train_g).first;
     }
-    at::Tensor loss = discriminator_logistic_loss(d_->forward(real), d_->forward(fake));
+    at::Tensor loss = discriminator_logistic_loss(discriminate(real), discriminate(fake));
     loss.backward();
     last_d_ = loss.item<double>();
   }
@@ -386,7 +429,7 @@ void GanTrainer::train_step(int64_t step) {
   if (config_.r1_gamma > 0 && step % config_.r1_interval == 0) {
     d_opt_->zero_grad();
     at::Tensor real_leaf = real.detach().requires_grad_(true);
-    at::Tensor logits = d_->forward(real_leaf);
+    at::Tensor logits = discriminate(real_leaf);
     at::Tensor r1 = r1_penalty(logits, real_leaf);  // [B]
     at::Tensor loss = (logits.squeeze(1) * 0 + r1 * (config_.r1_gamma / 2)).mean();
     (loss * double(config_.r1_interval)).backward();
@@ -397,7 +440,7 @@ void GanTrainer::train_step(int64_t step) {
   set_requires_grad(*g_, true);
 
   // G_ema.
-  update_ema(*g_ema_, *g_, ema_beta(b, config_.ema_kimg, config_.ema_rampup, step * b));
+  if (train_g) update_ema(*g_ema_, *g_, ema_beta(b, config_.ema_kimg, config_.ema_rampup, step * b));
   tick_g_ += last_g_;
   tick_d_ += last_d_;
 }

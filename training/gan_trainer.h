@@ -72,6 +72,11 @@ struct GanConfig {
   int64_t fd_samples = 256;      // generated and real images per VL-FD measurement
   int64_t fd_image_size = 128;   // images are resized to this before the VL model
   double max_minutes = 0;        // stop cleanly (checkpoint + generator) after this long; 0 = off
+  std::string precision = "fp32";  // fp32, or bf16: G's synthesis and D run under bf16 autocast
+                                   // (mapping, weights, optimiser state and losses stay fp32)
+  std::string init_generator;    // generator file G and G_ema start from (fine-tuning); "" = random
+  int64_t d_warmup = 0;          // first steps that train only D (G and G_ema frozen), so a fresh D
+                                 // catches up with an --init-generator G before G follows it
 
   template <class V>
   void fields(V& v) {
@@ -103,6 +108,9 @@ struct GanConfig {
     v("fd_samples", fd_samples);
     v("fd_image_size", fd_image_size);
     v("max_minutes", max_minutes);
+    v("precision", precision);
+    v("init_generator", init_generator);
+    v("d_warmup", d_warmup);
   }
   // Throws core::ConfigError naming the field.
   void validate() const;

@@ -3,7 +3,6 @@
 
 #include <torch/torch.h>
 
-#include <ATen/autocast_mode.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -19,6 +18,7 @@
 #include <fmt/ranges.h>
 
 #include "core/atomic_file.h"
+#include "core/autocast.h"
 #include "core/checkpoint.h"
 #include "core/device.h"
 #include "core/error.h"
@@ -398,15 +398,8 @@ double Trainer::train_step(int64_t step) {
     std::optional<Batch> batch = loader_->next();
     if (!batch) throw core::Error("the training loader ended unexpectedly");
     position_ = batch->position;
-    if (device_.is_cuda()) {
-      at::autocast::set_autocast_enabled(at::kCUDA, true);
-      at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    }
+    core::AutocastScope bf16(at::kCUDA, at::kBFloat16, device_.is_cuda());
     loss += config_.stage == "contrastive" ? contrastive_micro_step(*batch) : mlm_micro_step(*batch);
-    if (device_.is_cuda()) {
-      at::autocast::set_autocast_enabled(at::kCUDA, false);
-      at::autocast::clear_cache();
-    }
   }
   loss /= double(config_.optim.accumulation);
 

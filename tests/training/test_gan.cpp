@@ -227,6 +227,87 @@ TEST(GanTrainer, RefusesAFolderWithCheckpointsWithoutResume) {
   }
 }
 
+TEST(GanTrainer, InitGeneratorStartsGAndEmaFromTheFile) {
+  TempDir dir;
+  LabelledImages images = test::square_images(16, 16, 1);
+  train_gan(tiny_run(images, dir / "first", 3));
+  const auto init_file = dir / "first/generator.safetensors";
+  gen::Generator init = gen::load_generator(init_file);
+
+  // One step from the file: the first G_ema update copies G (ramp-up), and the first Adam step
+  // moves a weight by at most lr (no path-length step, so one G step), so G_ema is within lr of
+  // the file. A random start is not.
+  GanRun tuned = tiny_run(images, dir / "tuned", 1);
+  tuned.config.init_generator = init_file.string();
+  tuned.config.seed = 8;
+  tuned.config.pl_weight = 0;
+  train_gan(tuned);
+  GanRun fresh = tiny_run(images, dir / "fresh", 1);
+  fresh.config.seed = 8;
+  train_gan(fresh);
+  gen::Generator after = gen::load_generator(dir / "tuned/generator.safetensors");
+  gen::Generator other = gen::load_generator(dir / "fresh/generator.safetensors");
+  for (const char* name : {"mapping.fc0.weight", "synthesis.b16.conv1.weight", "synthesis.b4.const"}) {
+    at::Tensor start = init->named_parameters()[name];
+    const double moved = (after->named_parameters()[name] - start).abs().max().item<double>();
+    EXPECT_LE(moved, 0.0025 * 1.001) << name;
+    EXPECT_GT((other->named_parameters()[name] - start).abs().max().item<double>(), 0.1) << name;
+  }
+  // Buffers come from the file too: the const noise is not trained, and the seeds differ.
+  EXPECT_TRUE(torch::equal(after->named_buffers()["synthesis.b8.conv0.noise_const"],
+                           init->named_buffers()["synthesis.b8.conv0.noise_const"]));
+  EXPECT_FALSE(torch::equal(other->named_buffers()["synthesis.b8.conv0.noise_const"],
+                            init->named_buffers()["synthesis.b8.conv0.noise_const"]));
+
+  // A D warm-up keeps G and G_ema exactly at the file while D trains.
+  GanRun warmup = tiny_run(images, dir / "warmup", 2);
+  warmup.config.init_generator = init_file.string();
+  warmup.config.d_warmup = 2;
+  train_gan(warmup);
+  core::Checkpoint state = core::Checkpoint::load(dir / "warmup/checkpoints/step-00000002.safetensors", kGanStateKind);
+  for (auto& [name, tensor] : gen::generator_tensors(*init)) {
+    EXPECT_TRUE(torch::equal(state.tensor("G." + name), tensor)) << name;
+    EXPECT_TRUE(torch::equal(state.tensor("G_ema." + name), tensor)) << name;
+  }
+
+  GanRun wrong = tiny_run(images, dir / "wrong", 1);
+  wrong.config.resolution = 32;
+  wrong.config.init_generator = init_file.string();
+  try {
+    train_gan(wrong);
+    FAIL() << "no error";
+  } catch (const core::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("its geometry differs from the run's (stylegan2-tiny at 32 px): resolution: file 16, run 32"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(GanTrainer, Bf16PrecisionRunsTheNetworksInBf16) {
+  TempDir dir;
+  LabelledImages images = test::square_images(16, 16, 1);
+  GanResult fp32 = train_gan(tiny_run(images, dir / "fp32", 2));
+  GanRun run = tiny_run(images, dir / "bf16", 2);
+  run.config.precision = "bf16";
+  GanResult bf16 = train_gan(run);
+  // Same seed, same data: the losses agree to bf16's precision (8 mantissa bits) but not exactly.
+  EXPECT_NE(bf16.loss_g, fp32.loss_g);
+  EXPECT_NEAR(bf16.loss_g, fp32.loss_g, 0.05 * std::abs(fp32.loss_g));
+  EXPECT_NEAR(bf16.loss_d, fp32.loss_d, 0.05 * std::abs(fp32.loss_d));
+  // The weights stay fp32.
+  core::Checkpoint state = core::Checkpoint::load(dir / "bf16/checkpoints/step-00000002.safetensors", kGanStateKind);
+  EXPECT_EQ(state.tensor("G.synthesis.b16.conv1.weight").scalar_type(), torch::kFloat32);
+
+  GanConfig config;
+  config.precision = "fp16";
+  try {
+    config.validate();
+    FAIL() << "no error";
+  } catch (const core::ConfigError& e) {
+    EXPECT_STREQ(e.what(), "precision=fp16 must be fp32 or bf16");
+  }
+}
+
 TEST(GanConfig, ResolvesTheAutomaticValues) {
   GanConfig config;
   config.preset = "stylegan2-tiny";
