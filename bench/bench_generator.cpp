@@ -1,12 +1,16 @@
 // Benchmark: CPU latency of the StyleGAN2 generator (generation/generator.h) — z -> image at
 // batch 1 and 8 — and of a global-direction edit end to end (text embeddings of the prompt pair,
-// Δt, relevance, new styles, synthesis) on the small 128-px geometry.
+// Δt, relevance, new styles, synthesis) on the small 128-px geometry; with --train, the forward +
+// backward pass GAN training runs on G (z -> image -> a scalar -> gradients of every weight) in fp32
+// and under CPU bf16 autocast (core/autocast.h, what `hdvila-train gan --precision bf16` uses).
 // Counterpart: bench/bench_generator.py (bench/stylegan2_ref.py, the same generator in PyTorch
 // Python, loading the weights this program writes with --save-weights).
 //
 //   hdv_bench_generator [--preset stylegan2-small-128] [--batch 1,8] [--runs 20] [--warmup 3]
 //                       [--save-weights FILE] [--edit-generator G --edit-vl V --edit-directions D]
-// InferenceMode, eval mode, noise_mode const, psi 0.7; prints median and min in ms.
+//                       [--train]
+// InferenceMode, eval mode, noise_mode const, psi 0.7; prints median and min in ms. --train: psi 1,
+// noise const, loss = mean of the squared image, gradients zeroed between runs.
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -15,7 +19,10 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "core/assets.h"
+#include "core/autocast.h"
 #include "core/cli.h"
 #include "core/device.h"
 #include "generation/generator.h"
@@ -51,6 +58,7 @@ int main(int argc, char** argv) {
   std::string preset = "stylegan2-small-128", save_weights, edit_generator, edit_vl, edit_directions;
   std::vector<int64_t> batches = {1, 8};
   int runs = 20, warmup = 3;
+  bool train = false;
   core::CommonOptions common;
   CLI::App app{"hdv_bench_generator: StyleGAN2 forward and global-direction edit latency", "hdv_bench_generator"};
   app.add_option("--preset", preset, "Generator preset")->capture_default_str();
@@ -61,6 +69,7 @@ int main(int argc, char** argv) {
   app.add_option("--edit-generator", edit_generator, "Time a global-direction edit with this generator ...");
   app.add_option("--edit-vl", edit_vl, "... this VL model ...");
   app.add_option("--edit-directions", edit_directions, "... and this direction table");
+  app.add_flag("--train", train, "Also time forward + backward (a G training pass) in fp32 and bf16 autocast");
   core::add_common_options(app, common);
   return core::run_cli(app, argc, argv, [&] {
     core::apply_common_options(common);
@@ -70,6 +79,22 @@ int main(int argc, char** argv) {
     gen::Generator generator(gen::generator_preset(preset));
     generator->eval();
     if (!save_weights.empty()) gen::save_generator(save_weights, *generator, preset);
+    if (train) {
+      for (const bool bf16 : {false, true}) {
+        for (int64_t batch : batches) {
+          at::Tensor z = torch::randn({batch, generator->config().z_dim});
+          time_it(fmt::format("train pass {} batch {}", bf16 ? "bf16" : "fp32", batch), warmup, runs, [&] {
+            for (auto& p : generator->parameters()) p.mutable_grad() = at::Tensor();
+            at::Tensor image;
+            {
+              core::AutocastScope amp(at::kCPU, at::kBFloat16, bf16);
+              image = generator->forward(z, 1.0, gen::NoiseMode::Const);  // [B, 3, R, R]
+            }
+            image.to(torch::kFloat32).square().mean().backward();
+          });
+        }
+      }
+    }
     c10::InferenceMode inference;
     for (int64_t batch : batches) {
       at::Tensor z = torch::randn({batch, generator->config().z_dim});
