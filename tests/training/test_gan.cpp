@@ -281,6 +281,26 @@ TEST(GanTrainer, InitGeneratorStartsGAndEmaFromTheFile) {
               std::string::npos)
         << e.what();
   }
+
+  // A missing file is named, and the run writes nothing.
+  GanRun missing = tiny_run(images, dir / "missing", 1);
+  missing.config.init_generator = (dir / "nope.safetensors").string();
+  try {
+    train_gan(missing);
+    FAIL() << "no error";
+  } catch (const core::IoError& e) {
+    EXPECT_EQ(std::string(e.what()), (dir / "nope.safetensors").string() + ": no such file");
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "missing/generator.safetensors"));
+
+  GanConfig config;
+  config.d_warmup = -1;
+  try {
+    config.validate();
+    FAIL() << "no error";
+  } catch (const core::ConfigError& e) {
+    EXPECT_STREQ(e.what(), "d_warmup=-1 must be >= 0");
+  }
 }
 
 TEST(GanTrainer, Bf16PrecisionRunsTheNetworksInBf16) {
