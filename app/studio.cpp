@@ -293,7 +293,7 @@ void Studio::optimise_edit() {
   submit("optimise", false, [this, latent = *latent, c](const JobContext& context) -> std::function<void()> {
     gen::EditOptimiseConfig config;
     config.steps = c.optimise_steps;
-    gen::OptimiseEditResult r = pipeline_->edit_optimise(latent, c.target, config, context.progress, context.cancel);
+    gen::OptimiseEditResult r = pipeline_->edit_optimise(latent, c.target, c.neutral, config, context.progress, context.cancel);
     std::string label = fmt::format("optimise \"{}\" {} steps: similarity {:.3f} -> {:.3f}", c.target, c.optimise_steps,
                                     r.start_similarity, r.similarity);
     return [this, r, label] { commit(HistoryEntry{label, r.image[0], r.latent}, false); };

@@ -66,4 +66,34 @@ void write_json_file(const std::filesystem::path& path, const Json& value) {
   write_file_atomic(path, value.dump(2) + "\n");
 }
 
+namespace {
+
+void collect_differences(const Json& stored, const Json& current, const Json* defaults, const std::string& prefix,
+                         const JsonDifferenceOptions& options, std::vector<std::string>& differences) {
+  for (auto it = current.begin(); it != current.end(); ++it) {
+    const std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
+    if (options.may_differ && options.may_differ(key)) continue;
+    const Json* fallback = defaults && defaults->is_object() && defaults->contains(it.key()) ? &defaults->at(it.key())
+                                                                                            : nullptr;
+    if (!stored.contains(it.key())) {
+      if (fallback && *fallback == *it) continue;  // a key added later; its default is what the file's run used
+      differences.push_back(fmt::format("{} (absent from the {})", key, options.stored_name));
+    } else if (it->is_object() && stored.at(it.key()).is_object()) {
+      collect_differences(stored.at(it.key()), *it, fallback, key, options, differences);
+    } else if (stored.at(it.key()) != *it) {
+      differences.push_back(fmt::format("{}: {} {}, {} {}", key, options.stored_name, stored.at(it.key()).dump(),
+                                        options.current_name, it->dump()));
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> json_differences(const Json& stored, const Json& current,
+                                          const JsonDifferenceOptions& options) {
+  std::vector<std::string> differences;
+  collect_differences(stored, current, options.defaults, "", options, differences);
+  return differences;
+}
+
 }  // namespace hdv::core

@@ -19,6 +19,7 @@
 
 #include <concepts>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <set>
 #include <string>
@@ -41,6 +42,21 @@ Json parse_json(std::string_view text, std::string_view source);
 Json read_json_file(const std::filesystem::path& path);
 // Writes JSON (2-space indent) atomically.
 void write_json_file(const std::filesystem::path& path, const Json& value);
+
+// How json_differences names the two sides and which keys it skips.
+struct JsonDifferenceOptions {
+  std::string stored_name = "checkpoint";  // the recorded side, e.g. "checkpoint" or "file"
+  std::string current_name = "now";        // the side being checked against it, e.g. "now" or "run"
+  std::function<bool(const std::string&)> may_differ;  // dotted key paths allowed to differ
+  const Json* defaults = nullptr;  // a key absent from `stored` whose current value equals this is fine
+};
+
+// Every key of `current` whose value `stored` lacks or holds differently, as
+// "key: checkpoint 3, now 4" or "key (absent from the checkpoint)", in `current`'s key order;
+// nested objects are compared key by key ("loader.workers: checkpoint 2, now 4").
+// Used to refuse a resume or an initialisation whose settings do not match the file's.
+std::vector<std::string> json_differences(const Json& stored, const Json& current,
+                                          const JsonDifferenceOptions& options = {});
 
 namespace detail {
 

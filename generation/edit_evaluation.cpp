@@ -38,6 +38,7 @@ core::Json EditEvaluation::to_json(const EditEvaluationConfig& config) const {
     json["layers"] = fmt::format("{}:{}", config.optimise.layer_begin, config.optimise.layer_end);
     json["views"] = config.optimise.views;
     json["pixel_lambda"] = config.optimise.pixel_lambda;
+    json["direction_lambda"] = config.optimise.direction_lambda;
   }
   json["per_value"] = core::Json::array();
   for (const EditScore& s : per_value) json["per_value"].push_back(row(s));
@@ -93,7 +94,7 @@ EditEvaluation evaluate_edits(Pipeline& pipeline, const EditEvaluationConfig& co
         } else {
           EditOptimiseConfig optimise = config.optimise;
           optimise.seed = static_cast<uint64_t>(config.seed + i);
-          edited = pipeline.edit_optimise(sources[static_cast<size_t>(i)].latent, prompt, optimise).image;
+          edited = pipeline.edit_optimise(sources[static_cast<size_t>(i)].latent, prompt, neutral, optimise).image;
         }
         const AttributeReading after = *pipeline.read_attributes(edited);
         ++score.edits;

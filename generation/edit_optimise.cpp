@@ -16,7 +16,9 @@ namespace hdv::gen {
 void EditOptimiseConfig::validate() const {
   if (steps < 1) throw core::ConfigError(fmt::format("edit-optimise: steps={} must be >= 1", steps));
   if (!(lr > 0)) throw core::ConfigError(fmt::format("edit-optimise: lr={} must be > 0", lr));
-  if (l2_lambda < 0 || pixel_lambda < 0) throw core::ConfigError("edit-optimise: l2_lambda and pixel_lambda must be >= 0");
+  if (l2_lambda < 0 || pixel_lambda < 0 || direction_lambda < 0) {
+    throw core::ConfigError("edit-optimise: l2_lambda, pixel_lambda and direction_lambda must be >= 0");
+  }
   if (layer_begin < 0 || (layer_end >= 0 && layer_end <= layer_begin)) {
     throw core::ConfigError(fmt::format("edit-optimise: layers {}:{} must satisfy 0 <= begin < end", layer_begin, layer_end));
   }
@@ -65,15 +67,19 @@ at::Tensor augmented_views(const at::Tensor& image, int64_t views, at::Generator
 
 OptimiseResult edit_optimise(GeneratorImpl& generator, VLGuide& guide, const at::Tensor& ws0, const at::Tensor& text,
                              const EditOptimiseConfig& config, const core::ProgressCallback& progress,
-                             const std::atomic<bool>* cancel) {
+                             const std::atomic<bool>* cancel, const at::Tensor& direction) {
   config.validate();
+  if (config.direction_lambda > 0 && !direction.defined()) {
+    throw core::ConfigError("edit-optimise: direction_lambda > 0 needs the text direction (a neutral prompt)");
+  }
   const auto start = std::chrono::steady_clock::now();
   for (auto& p : generator.parameters()) p.set_requires_grad(false);
   at::Tensor source_ws = ws0.detach();
-  at::Tensor source_image;
+  at::Tensor source_image, source_embedding;
   {
     torch::NoGradGuard no_grad;
     source_image = generator.synthesize(source_ws);
+    if (config.direction_lambda > 0) source_embedding = guide.embed_images(source_image);
   }
   const int64_t num_ws = source_ws.size(1);
   const int64_t begin = config.layer_begin;
@@ -90,6 +96,7 @@ OptimiseResult edit_optimise(GeneratorImpl& generator, VLGuide& guide, const at:
   at::Generator rng = at::detail::createCPUGenerator(config.seed);
   torch::optim::Adam adam({moving}, torch::optim::AdamOptions(config.lr).betas({0.9, 0.999}));
   at::Tensor target = text.to(guide.device()).reshape({1, -1});
+  at::Tensor text_step = config.direction_lambda > 0 ? direction.to(guide.device()).reshape({1, -1}) : at::Tensor();
   OptimiseResult result;
   // Adam's steps are about lr per coordinate whatever the gradient, so on a rough VL landscape a
   // run can end worse than it started (seen with the bundled 64-px generator at lr 0.1: similarity
@@ -102,9 +109,22 @@ OptimiseResult edit_optimise(GeneratorImpl& generator, VLGuide& guide, const at:
   };
   auto objective = [&](const at::Tensor& w) {
     at::Tensor image = generator.synthesize(w);
-    at::Tensor per_view = (guide.embed_images(augmented_views(image, config.views, rng)) * target).sum(1);
+    at::Tensor embeddings = guide.embed_images(augmented_views(image, config.views, rng));  // [views, D]
+    at::Tensor per_view = (embeddings * target).sum(1);
     at::Tensor loss = (1 - per_view.mean()) + config.l2_lambda * (w - source_ws).square().sum();
     if (config.pixel_lambda > 0) loss = loss + config.pixel_lambda * (image - source_image).square().mean();
+    if (config.direction_lambda > 0) {
+      // On the rendered view only. At w = w₀ the image step is zero and has no direction: it counts
+      // as a step across Δt (cos 0), so that the objectives of all latents compare, and gives no
+      // gradient until the latent has moved.
+      at::Tensor image_step = embeddings.slice(0, 0, 1) - source_embedding;
+      const at::Tensor norm = image_step.norm(2, 1);
+      if (norm.item<double>() > 1e-6) {
+        loss = loss + config.direction_lambda * (1 - (image_step * text_step).sum(1) / norm).squeeze(0);
+      } else {
+        loss = loss + config.direction_lambda;
+      }
+    }
     return Evaluated{loss, image, per_view[0].item<double>()};
   };
   for (int64_t step = 0; step < config.steps; ++step) {

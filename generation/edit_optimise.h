@@ -21,6 +21,10 @@ struct EditOptimiseConfig {
   double lr = 0.1;         // peak learning rate
   double l2_lambda = 0.008;  // weight of ‖w − w₀‖² (keeps the identity of the source)
   double pixel_lambda = 0;   // optional weight of the pixel MSE to the source image
+  // Optional weight of the directional term 1 − cos(E_img(G(w)) − E_img(G(w₀)), Δt) (StyleGAN-NADA
+  // §4): the image embedding has to move the way the text moves from the neutral prompt to the
+  // target, not merely end up near the target text. Δt = normalise(E_txt(t) − E_txt(neutral)).
+  double direction_lambda = 0;
   // Only the W+ layers [layer_begin, layer_end) move (layer_end < 0 = through the last); the
   // others keep the source's latent. StyleGAN's coarse layers set shape, the fine ones colour.
   int64_t layer_begin = 0;
@@ -45,9 +49,10 @@ struct OptimiseResult {
 // core::UsageError naming `flag` for anything else.
 std::pair<int64_t, int64_t> parse_layer_range(const std::string& text, const std::string& flag);
 
-// ws0: [1, num_ws, w_dim]; text: unit [D]. Throws Cancelled when `cancel` is set.
+// ws0: [1, num_ws, w_dim]; text: unit [D]; direction: unit [D] Δt, needed when
+// config.direction_lambda > 0. Throws Cancelled when `cancel` is set.
 OptimiseResult edit_optimise(GeneratorImpl& generator, VLGuide& guide, const at::Tensor& ws0, const at::Tensor& text,
                              const EditOptimiseConfig& config, const core::ProgressCallback& progress = {},
-                             const std::atomic<bool>* cancel = nullptr);
+                             const std::atomic<bool>* cancel = nullptr, const at::Tensor& direction = {});
 
 }  // namespace hdv::gen

@@ -153,7 +153,7 @@ void run_job(gen::Pipeline& pipeline, const gen::Job& job, const Options& option
       config.steps = job.steps > 0 ? job.steps : kOptimiseSteps;
       if (job.lr > 0) config.lr = job.lr;
       core::ConsoleProgress bar(fmt::format("{} edit-optimise", base), "steps");
-      gen::OptimiseEditResult r = pipeline.edit_optimise(start.latent, job.prompt, config, bar.callback());
+      gen::OptimiseEditResult r = pipeline.edit_optimise(start.latent, job.prompt, job.neutral, config, bar.callback());
       bar.finish();
       result["start_similarity"] = r.start_similarity;
       result["similarity"] = r.similarity;

@@ -198,13 +198,18 @@ EditResult Pipeline::edit(const Latent& latent, const std::string& prompt, const
   return out;
 }
 
-OptimiseEditResult Pipeline::edit_optimise(const Latent& latent, const std::string& prompt,
+OptimiseEditResult Pipeline::edit_optimise(const Latent& latent, const std::string& prompt, const std::string& neutral,
                                            const EditOptimiseConfig& config, const core::ProgressCallback& progress,
                                            const std::atomic<bool>* cancel) {
   State& s = *state_;
   VLGuide& guide = s.need_guide("edit-optimise");
-  OptimiseResult r = gen::edit_optimise(*s.generator, guide, latent.ws.to(s.device), s.embed_text("edit-optimise", prompt), config,
-                                        progress, cancel);
+  const at::Tensor target = s.embed_text("edit-optimise", prompt);
+  at::Tensor direction;
+  if (config.direction_lambda > 0) {
+    direction = text_direction(target, s.embed_text("edit-optimise", neutral.empty() ? derive_neutral(prompt) : neutral));
+  }
+  OptimiseResult r =
+      gen::edit_optimise(*s.generator, guide, latent.ws.to(s.device), target, config, progress, cancel, direction);
   OptimiseEditResult out;
   out.latent.ws = r.ws;
   out.image = s.cpu(r.image);

@@ -92,7 +92,9 @@ class Pipeline {
                       const std::atomic<bool>* cancel = nullptr);
   // Global-direction edit; `neutral` "" = derived from the prompt (see derive_neutral).
   EditResult edit(const Latent& latent, const std::string& prompt, const std::string& neutral, double alpha, double beta);
-  OptimiseEditResult edit_optimise(const Latent& latent, const std::string& prompt, const EditOptimiseConfig& config,
+  // `neutral` is used by config.direction_lambda > 0 only; "" = derived from the prompt.
+  OptimiseEditResult edit_optimise(const Latent& latent, const std::string& prompt, const std::string& neutral,
+                                   const EditOptimiseConfig& config,
                                    const core::ProgressCallback& progress = {}, const std::atomic<bool>* cancel = nullptr);
   // prompt "" = no text term.
   SRResult super_resolve(const at::Tensor& low, int64_t scale, const std::string& prompt, const SRConfig& config,

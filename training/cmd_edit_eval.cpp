@@ -54,6 +54,10 @@ void add_edit_eval_command(CLI::App& app, core::CommonOptions& common, Commands&
   sub->add_option("--pixel-lambda", c.optimise.pixel_lambda, "optimise: weight of the pixel MSE to the source image")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  sub->add_option("--direction-lambda", c.optimise.direction_lambda,
+                  "optimise: weight of the directional term (image step along the neutral -> prompt text step)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   sub->add_option("--views", c.optimise.views, "optimise: shifted/mirrored views the similarity is averaged over")
       ->check(core::positive_integer())
       ->capture_default_str();

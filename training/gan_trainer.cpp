@@ -249,13 +249,8 @@ void GanTrainer::load_init_generator() {
   const fs::path path = config_.init_generator;
   gen::Generator source = gen::load_generator(path);
   const core::Json wanted = core::config_to_json(g_config_), found = core::config_to_json(source->config());
-  std::vector<std::string> differences;
-  for (auto it = wanted.begin(); it != wanted.end(); ++it) {
-    if (!found.contains(it.key()) || found.at(it.key()) != *it) {
-      differences.push_back(fmt::format("{}: file {}, run {}", it.key(),
-                                        found.contains(it.key()) ? found.at(it.key()).dump() : "absent", it->dump()));
-    }
-  }
+  const std::vector<std::string> differences =
+      core::json_differences(found, wanted, {.stored_name = "file", .current_name = "run"});
   if (!differences.empty()) {
     throw core::ConfigError(fmt::format("init_generator {}: its geometry differs from the run's ({} at {} px): {}",
                                         path.string(), config_.preset, config_.resolution, fmt::join(differences, "; ")));
@@ -284,19 +279,11 @@ void GanTrainer::setup_resume() {
   core::Checkpoint checkpoint = core::Checkpoint::load(resume_path_, kGanStateKind);
   const std::string source = resume_path_.string();
   const core::Json& meta = checkpoint.info().config;
-  std::vector<std::string> differences;
-  const core::Json stored = meta.at("run"), current = core::config_to_json(config_);
+  // Keys added after the checkpoint was written pass when they hold their defaults: that is
+  // what the checkpoint's run computed.
   const core::Json defaults = core::config_to_json(GanConfig{});
-  for (auto it = current.begin(); it != current.end(); ++it) {
-    if (may_change_on_resume(it.key())) continue;
-    if (!stored.contains(it.key())) {
-      // A key added after the checkpoint was written: its default is what that run computed.
-      if (defaults.contains(it.key()) && defaults.at(it.key()) == *it) continue;
-      differences.push_back(fmt::format("{} (absent from the checkpoint)", it.key()));
-    } else if (stored.at(it.key()) != *it) {
-      differences.push_back(fmt::format("{}: checkpoint {}, now {}", it.key(), stored.at(it.key()).dump(), it->dump()));
-    }
-  }
+  const std::vector<std::string> differences = core::json_differences(
+      meta.at("run"), core::config_to_json(config_), {.may_differ = may_change_on_resume, .defaults = &defaults});
   if (!differences.empty()) {
     throw core::ConfigError(fmt::format("--resume {}: the run's settings differ from the checkpoint's: {}", source,
                                         fmt::join(differences, "; ")));

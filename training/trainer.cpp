@@ -158,20 +158,6 @@ bool may_change_on_resume(const std::string& key) {
   return keys.count(key) > 0;
 }
 
-void compare_configs(const core::Json& stored, const core::Json& current, const std::string& prefix,
-                     std::vector<std::string>& differences) {
-  for (auto it = current.begin(); it != current.end(); ++it) {
-    const std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
-    if (may_change_on_resume(key)) continue;
-    if (!stored.contains(it.key())) {
-      differences.push_back(fmt::format("{} (absent from the checkpoint)", key));
-    } else if (it->is_object() && stored.at(it.key()).is_object()) {
-      compare_configs(stored.at(it.key()), *it, key, differences);
-    } else if (stored.at(it.key()) != *it) {
-      differences.push_back(fmt::format("{}: checkpoint {}, now {}", key, stored.at(it.key()).dump(), it->dump()));
-    }
-  }
-}
 
 class Trainer {
  public:
@@ -286,8 +272,8 @@ void Trainer::setup_resume() {
     throw core::Error(fmt::format("--resume {}: written by {} ranks, this run has {}; resume with the same world size",
                                   source, world, dist_->world_size()));
   }
-  std::vector<std::string> differences;
-  compare_configs(meta.at("run"), core::config_to_json(config_), "", differences);
+  const std::vector<std::string> differences =
+      core::json_differences(meta.at("run"), core::config_to_json(config_), {.may_differ = may_change_on_resume});
   if (!differences.empty()) {
     throw core::ConfigError(fmt::format("--resume {}: the run's settings differ from the checkpoint's: {}", source,
                                         fmt::join(differences, "; ")));

@@ -104,5 +104,26 @@ TEST(Config, MissingFileIsAnIoError) {
   HDV_EXPECT_THROW_MSG(load_config_file("/nonexistent/run.json", config), IoError, "/nonexistent/run.json: no such file");
 }
 
+TEST(Config, JsonDifferencesNameEachChangedKeyWithItsPath) {
+  const Json stored = parse_json(R"({"lr": 0.1, "steps": 10, "loader": {"workers": 2, "depth": 4}, "seed": 1})", "stored");
+  const Json current =
+      parse_json(R"({"lr": 0.2, "steps": 20, "loader": {"workers": 2, "depth": 8}, "seed": 1, "mode": "cmcl"})", "now");
+  const std::vector<std::string> expected = {"lr: checkpoint 0.1, now 0.2", "steps: checkpoint 10, now 20",
+                                             "loader.depth: checkpoint 4, now 8", "mode (absent from the checkpoint)"};
+  EXPECT_EQ(json_differences(stored, current), expected);
+  EXPECT_TRUE(json_differences(current, current).empty());
+
+  // Skipped keys, defaults for keys the stored side lacks, and the sides' names.
+  const Json defaults = parse_json(R"({"mode": "cmcl"})", "defaults");
+  JsonDifferenceOptions options{.stored_name = "file", .current_name = "run",
+                                .may_differ = [](const std::string& key) { return key == "steps" || key == "loader.depth"; },
+                                .defaults = &defaults};
+  EXPECT_EQ(json_differences(stored, current, options), std::vector<std::string>{"lr: file 0.1, run 0.2"});
+  Json other_mode = current;
+  other_mode["mode"] = "mlm";
+  EXPECT_EQ(json_differences(stored, other_mode, options),
+            (std::vector<std::string>{"lr: file 0.1, run 0.2", "mode (absent from the file)"}));
+}
+
 }  // namespace
 }  // namespace hdv::core

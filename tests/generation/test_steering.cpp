@@ -232,6 +232,28 @@ TEST(EditOptimise, ViewsAreSeededAndTheReportedSimilarityIsTheImageItself) {
   EXPECT_EQ(error_text<core::ConfigError>([&] { config.validate(); }), "edit-optimise: views=0 must be >= 1");
 }
 
+TEST(EditOptimise, DirectionalTermMovesTheImageAlongTheTextStep) {
+  OptimiseSetup t;
+  auto& [generator, guide, text, ws] = t;
+  const at::Tensor direction = text_direction(text, guide.embed_text("a shirt"));
+  // cos(E_img(G(latent)) − E_img(G(ws)), Δt): how well the image's step follows the text's.
+  auto alignment = [&](const at::Tensor& latent) {
+    torch::NoGradGuard no_grad;
+    const at::Tensor step = guide.embed_images(generator->synthesize(latent)) - guide.embed_images(generator->synthesize(ws));
+    return ((step * direction.reshape({1, -1})).sum(1) / step.norm(2, 1)).item<double>();
+  };
+  EditOptimiseConfig config;
+  config.steps = 30;
+  config.l2_lambda = 0.0008;
+  const OptimiseResult plain = edit_optimise(*generator, guide, ws, text, config);
+  config.direction_lambda = 4;
+  const OptimiseResult directional = edit_optimise(*generator, guide, ws, text, config, {}, nullptr, direction);
+  EXPECT_GT(alignment(directional.ws), alignment(plain.ws) + 0.05)
+      << "plain " << alignment(plain.ws) << " directional " << alignment(directional.ws);
+  EXPECT_EQ(error_text<core::ConfigError>([&] { edit_optimise(*generator, guide, ws, text, config); }),
+            "edit-optimise: direction_lambda > 0 needs the text direction (a neutral prompt)");
+}
+
 TEST(EditOptimise, ParsesLayerRanges) {
   EXPECT_EQ(parse_layer_range("4:", "--layers"), (std::pair<int64_t, int64_t>{4, -1}));
   EXPECT_EQ(parse_layer_range("0:3", "--layers"), (std::pair<int64_t, int64_t>{0, 3}));
