@@ -171,6 +171,7 @@ TEST(EditOptimise, RaisesTextSimilarity) {
   EditOptimiseConfig config;
   config.steps = 40;
   config.l2_lambda = 0.0008;
+  config.direction_lambda = 0;  // StyleCLIP's objective alone
   int64_t last_step = 0;
   const OptimiseResult result =
       edit_optimise(*generator, guide, ws, text, config, [&](int64_t step, int64_t, double) { last_step = step; });
@@ -188,6 +189,7 @@ TEST(EditOptimise, ReturnsTheBestLatentSeenEvenWhenStepsOvershoot) {
   EditOptimiseConfig config;
   config.steps = 12;
   config.lr = 5.0;
+  config.direction_lambda = 0;  // the objective below is StyleCLIP's
   const OptimiseResult result = edit_optimise(*generator, guide, ws, text, config);
   const double l2 = (result.ws - ws).square().sum().item<double>();
   const double objective = (1 - result.similarity) + config.l2_lambda * l2;
@@ -201,6 +203,7 @@ TEST(EditOptimise, MovesOnlyTheChosenLayers) {
   auto& [generator, guide, text, ws] = t;  // ws: [1, 6, 32]
   EditOptimiseConfig config;
   config.steps = 10;
+  config.direction_lambda = 0;
   config.layer_begin = 2;
   config.layer_end = 4;
   const OptimiseResult result = edit_optimise(*generator, guide, ws, text, config);
@@ -219,6 +222,7 @@ TEST(EditOptimise, ViewsAreSeededAndTheReportedSimilarityIsTheImageItself) {
   auto& [generator, guide, text, ws] = t;
   EditOptimiseConfig config;
   config.steps = 8;
+  config.direction_lambda = 0;
   config.views = 3;
   config.seed = 11;
   const OptimiseResult a = edit_optimise(*generator, guide, ws, text, config);
@@ -243,8 +247,10 @@ TEST(EditOptimise, DirectionalTermMovesTheImageAlongTheTextStep) {
     return ((step * direction.reshape({1, -1})).sum(1) / step.norm(2, 1)).item<double>();
   };
   EditOptimiseConfig config;
+  EXPECT_EQ(config.direction_lambda, 1.0);  // the default
   config.steps = 30;
   config.l2_lambda = 0.0008;
+  config.direction_lambda = 0;
   const OptimiseResult plain = edit_optimise(*generator, guide, ws, text, config);
   config.direction_lambda = 4;
   const OptimiseResult directional = edit_optimise(*generator, guide, ws, text, config, {}, nullptr, direction);
