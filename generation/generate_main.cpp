@@ -9,9 +9,14 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -47,6 +52,8 @@ struct Options {
   int64_t vl_image_size = 0;
   std::string sheet = "contact_sheet.png";
   bool dry_run = false;
+  int workers = 1;  // jobs run side by side, each on its own copy of the models
+  core::ProgressStyle job_progress = core::ProgressStyle::Auto;  // Lines when workers > 1 (no redrawn bars)
   gen::Job job;  // the job given by flags (with --mode)
   std::string mode;
   int64_t seed = -1;
@@ -87,7 +94,7 @@ gen::Rendered starting_point(gen::Pipeline& pipeline, const gen::Job& job, const
   row.add(image);
   gen::InvertConfig config;
   config.steps = job.invert_steps > 0 ? job.invert_steps : kInvertSteps;
-  core::ConsoleProgress bar(fmt::format("{} invert", job.output), "steps");
+  core::ConsoleProgress bar(fmt::format("{} invert", job.output), "steps", options.job_progress);
   gen::InvertOutput inverted = pipeline.invert(image, config, bar.callback());
   bar.finish();
   result["invert_psnr"] = inverted.psnr;
@@ -120,7 +127,7 @@ void run_job(gen::Pipeline& pipeline, const gen::Job& job, const Options& option
     case gen::JobMode::Invert: {
       gen::InvertConfig config;
       config.steps = job.steps > 0 ? job.steps : kInvertSteps;
-      core::ConsoleProgress bar(fmt::format("{} invert", base), "steps");
+      core::ConsoleProgress bar(fmt::format("{} invert", base), "steps", options.job_progress);
       const at::Tensor input = core::load_image(job.input);
       row.add(input);
       gen::InvertOutput r = pipeline.invert(input, config, bar.callback());
@@ -152,7 +159,7 @@ void run_job(gen::Pipeline& pipeline, const gen::Job& job, const Options& option
       gen::EditOptimiseConfig config;
       config.steps = job.steps > 0 ? job.steps : kOptimiseSteps;
       if (job.lr > 0) config.lr = job.lr;
-      core::ConsoleProgress bar(fmt::format("{} edit-optimise", base), "steps");
+      core::ConsoleProgress bar(fmt::format("{} edit-optimise", base), "steps", options.job_progress);
       gen::OptimiseEditResult r = pipeline.edit_optimise(start.latent, job.prompt, job.neutral, config, bar.callback());
       bar.finish();
       result["start_similarity"] = r.start_similarity;
@@ -170,7 +177,7 @@ void run_job(gen::Pipeline& pipeline, const gen::Job& job, const Options& option
       config.seed = job.seed.value_or(0);
       const at::Tensor low = core::load_image(job.input);
       row.add(low);
-      core::ConsoleProgress bar(fmt::format("{} sr ×{}", base, job.scale), "steps");
+      core::ConsoleProgress bar(fmt::format("{} sr ×{}", base, job.scale), "steps", options.job_progress);
       gen::SRResult r = pipeline.super_resolve(low, job.scale, job.prompt, config, bar.callback());
       bar.finish();
       primary = r.candidates.front().image;
@@ -232,50 +239,95 @@ int run(Options& options, const CLI::App& app) {
                  (job.mode == gen::JobMode::SuperResolve && !job.prompt.empty());
   }
   pipeline_options.require_vl = needs_text;
-  gen::Pipeline pipeline(pipeline_options);
-  core::log_info("models: generator {}; VL model {}; directions {}; oracle {}", pipeline.generator_path().string(),
-                 pipeline.has_vl_model() ? pipeline.vl_model_path().string() : "none",
-                 pipeline.has_directions() ? pipeline.directions_path().string() : "none",
-                 pipeline.has_oracle() ? pipeline.oracle_path().string() : "none");
+  // One pipeline (a copy of every model) per worker, loaded before any job runs so that a bad
+  // model file fails the batch at once.
+  const int workers = static_cast<int>(std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(options.workers), jobs.size())));
+  std::vector<gen::Pipeline> pipelines;
+  pipelines.reserve(static_cast<size_t>(workers));
+  for (int w = 0; w < workers; ++w) pipelines.emplace_back(pipeline_options);
+  const gen::Pipeline& first = pipelines.front();
+  core::log_info("models: generator {}; VL model {}; directions {}; oracle {}", first.generator_path().string(),
+                 first.has_vl_model() ? first.vl_model_path().string() : "none",
+                 first.has_directions() ? first.directions_path().string() : "none",
+                 first.has_oracle() ? first.oracle_path().string() : "none");
+  // The CPU threads are shared out: each worker's ops use threads / workers of them.
+  const int threads_per_worker = std::max(1, torch::get_num_threads() / workers);
+  if (workers > 1) {
+    core::log_info("{} workers, {} CPU thread(s) each", workers, threads_per_worker);
+    options.job_progress = core::log_level() > core::LogLevel::Info ? core::ProgressStyle::Silent : core::ProgressStyle::Lines;
+  }
   fs::create_directories(options.out_dir);
 
-  core::Json results = core::Json::array();
-  std::vector<std::vector<at::Tensor>> sheet_rows;
   const int64_t cell =
-      options.sheet.empty() ? 0 : std::min(pipeline.generator().config().resolution, kMaxSheetCell);
+      options.sheet.empty() ? 0 : std::min(pipelines.front().generator().config().resolution, kMaxSheetCell);
+  // Shared by the workers, under `mutex`: results and sheet rows are kept in job order, whatever
+  // order the jobs finish in.
+  std::mutex mutex;
+  std::vector<std::optional<core::Json>> results(jobs.size());
+  std::vector<std::vector<at::Tensor>> sheet_rows(jobs.size());
+  size_t finished = 0;
   int failed = 0;
-  core::ConsoleProgress overall("jobs", "jobs");
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    const gen::Job& job = jobs[i];
-    core::Json result = {{"job", job.where}, {"mode", std::string(gen::job_mode_name(job.mode))}, {"output", job.output}};
-    if (!job.prompt.empty()) result["prompt"] = job.prompt;
-    const auto t0 = std::chrono::steady_clock::now();
-    try {
+  std::atomic<size_t> next{0};
+  std::atomic<bool> stop{false};
+  std::exception_ptr fatal;  // the first error that ends the batch (cancellation, a bug)
+  core::ConsoleProgress overall("jobs", "jobs", workers > 1 ? options.job_progress : core::ProgressStyle::Auto);
+
+  auto work = [&](gen::Pipeline& pipeline) {
+    for (size_t i = next++; i < jobs.size() && !stop; i = next++) {
+      const gen::Job& job = jobs[i];
+      core::Json result = {{"job", job.where}, {"mode", std::string(gen::job_mode_name(job.mode))}, {"output", job.output}};
+      if (!job.prompt.empty()) result["prompt"] = job.prompt;
       SheetRow row{cell, {}};
-      run_job(pipeline, job, options, result, row);
-      result["ok"] = true;
-      if (!row.tiles.empty()) sheet_rows.push_back(std::move(row.tiles));
-    } catch (const gen::Cancelled&) {
-      throw;
-    } catch (const core::Error& e) {
-      result["ok"] = false;
-      result["error"] = e.what();
-      ++failed;
-      core::log_error("{}: {}", job.where, e.what());
-    } catch (const c10::Error& e) {
-      result["ok"] = false;
-      result["error"] = e.what_without_backtrace();
-      ++failed;
-      core::log_error("{}: {}", job.where, e.what_without_backtrace());
+      bool ok = false;
+      const auto t0 = std::chrono::steady_clock::now();
+      try {
+        run_job(pipeline, job, options, result, row);
+        result["ok"] = ok = true;
+      } catch (const gen::Cancelled&) {
+        throw;
+      } catch (const core::Error& e) {
+        result["ok"] = false;
+        result["error"] = e.what();
+        core::log_error("{}: {}", job.where, e.what());
+      } catch (const c10::Error& e) {
+        result["ok"] = false;
+        result["error"] = e.what_without_backtrace();
+        core::log_error("{}: {}", job.where, e.what_without_backtrace());
+      }
+      result["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::lock_guard<std::mutex> lock(mutex);
+      if (ok && !row.tiles.empty()) sheet_rows[i] = std::move(row.tiles);
+      failed += ok ? 0 : 1;
+      results[i] = std::move(result);
+      std::string text;
+      for (const std::optional<core::Json>& line : results) {
+        if (line) text += line->dump() + "\n";
+      }
+      core::write_file_atomic(fs::path(options.out_dir) / "results.jsonl", text);
+      overall.update(static_cast<int64_t>(++finished), static_cast<int64_t>(jobs.size()));
     }
-    result["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    results.push_back(result);
-    std::string text;
-    for (const core::Json& line : results) text += line.dump() + "\n";
-    core::write_file_atomic(fs::path(options.out_dir) / "results.jsonl", text);
-    overall.update(static_cast<int64_t>(i + 1), static_cast<int64_t>(jobs.size()));
+  };
+  auto guarded = [&](gen::Pipeline& pipeline) {
+    try {
+      torch::set_num_threads(threads_per_worker);  // per thread under OpenMP
+      work(pipeline);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!fatal) fatal = std::current_exception();
+      stop = true;
+    }
+  };
+  if (workers == 1) {
+    work(pipelines.front());
+  } else {
+    std::vector<std::thread> threads;
+    for (gen::Pipeline& pipeline : pipelines) threads.emplace_back(guarded, std::ref(pipeline));
+    for (std::thread& t : threads) t.join();
+    if (fatal) std::rethrow_exception(fatal);
   }
   overall.finish();
+  sheet_rows.erase(std::remove_if(sheet_rows.begin(), sheet_rows.end(), [](const auto& r) { return r.empty(); }),
+                   sheet_rows.end());
   if (!sheet_rows.empty()) {
     const fs::path sheet = fs::path(options.out_dir) / options.sheet;
     core::save_png(sheet, core::contact_sheet(sheet_rows, cell));
@@ -331,6 +383,10 @@ int main(int argc, char** argv) {
   app.add_option("--output", options.job.output, "Output base name for the flag job")->capture_default_str();
   app.add_option("--sheet", options.sheet,
                  "Contact sheet file name in --out: one row per finished job (\"\" = none)")
+      ->capture_default_str();
+  app.add_option("--workers", options.workers,
+                 "Jobs run side by side, each with its own copy of the models and --threads / N CPU threads")
+      ->check(core::positive_integer())
       ->capture_default_str();
   app.add_flag("--dry-run", options.dry_run, "Validate the jobs, print them and exit");
   core::add_common_options(app, options.common);

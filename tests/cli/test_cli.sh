@@ -117,6 +117,24 @@ else
   echo "FAIL generate-batch-records-failures: exit $rc"; echo "$out" | head -20 | sed 's/^/    /'
   cat "$results" 2>/dev/null | sed 's/^/    /'; failures=$((failures + 1))
 fi
+# The same batch on 2 workers: the same records (timings aside) in job order, the same images as
+# one worker on one thread (each worker runs on --threads / 2 = 1 thread).
+"$generate" --jobs "$work/batch.jsonl" --generator "$gen" --out "$work/batch1" --threads 1 >/dev/null 2>&1
+out=$("$generate" --jobs "$work/batch.jsonl" --generator "$gen" --out "$work/batch2" --threads 2 --workers 2 2>&1); rc=$?
+strip_times() { "$python" -c 'import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line); r.pop("seconds"); print(json.dumps(r, sort_keys=True))' "$1"; }
+if [[ $rc -eq 1 ]] && grep -q '2 workers, 1 CPU thread(s) each' <<<"$out" && grep -q '4 job(s), 2 failed' <<<"$out" &&
+   [[ -s $work/batch1/results.jsonl ]] && [[ "$(strip_times "$work/batch1/results.jsonl")" == "$(strip_times "$work/batch2/results.jsonl")" ]] &&
+   cmp -s "$work/batch1/first.png" "$work/batch2/first.png" && cmp -s "$work/batch1/last.png" "$work/batch2/last.png" &&
+   cmp -s "$work/batch1/contact_sheet.png" "$work/batch2/contact_sheet.png"; then
+  echo "ok   generate-workers-same-results"; passes=$((passes + 1))
+else
+  echo "FAIL generate-workers-same-results: exit $rc"; echo "$out" | head -20 | sed 's/^/    /'
+  diff <(strip_times "$work/batch1/results.jsonl") <(strip_times "$work/batch2/results.jsonl") | head | sed 's/^/    /'
+  failures=$((failures + 1))
+fi
+expect generate-bad-workers 2 '^error: --workers: ' -- "$generate" --workers 0 --mode sample --out "$work"
 expect generate-edit-needs-vl 1 "^error: .*vl-model.safetensors: the bundled default VL model is not there; pass --vl-model PATH" -- \
   env HDV_ASSETS="$work/no-assets" "$generate" --mode edit --seed 1 --prompt "a red shirt" --generator "$gen" --out "$work/edit"
 
