@@ -5,7 +5,9 @@
 // A job that fails at run time (missing or unreadable image, empty prompt, a model it needs is
 // absent) is recorded in results.jsonl with its error and the batch goes on; the exit status is 1
 // when any job failed. Images are written atomically; results.jsonl is rewritten (atomically)
-// after every job, so it always lists exactly the jobs finished so far.
+// after every job, so it always lists exactly the jobs finished so far. With --workers N, N jobs
+// run side by side, each worker on its own Pipeline (a copy of the models) and --threads / N CPU
+// threads; results and the contact sheet stay in job order.
 #include <torch/torch.h>
 
 #include <algorithm>
