@@ -134,7 +134,7 @@ else
   diff <(strip_times "$work/batch1/results.jsonl") <(strip_times "$work/batch2/results.jsonl") | head | sed 's/^/    /'
   failures=$((failures + 1))
 fi
-expect generate-bad-workers 2 '^error: --workers: ' -- "$generate" --workers 0 --mode sample --out "$work"
+expect generate-bad-workers 2 '^error: --workers: expected integer > 0, got "0"$' -- "$generate" --workers 0 --mode sample --out "$work"
 expect generate-edit-needs-vl 1 "^error: .*vl-model.safetensors: the bundled default VL model is not there; pass --vl-model PATH" -- \
   env HDV_ASSETS="$work/no-assets" "$generate" --mode edit --seed 1 --prompt "a red shirt" --generator "$gen" --out "$work/edit"
 
