@@ -8,8 +8,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <mutex>
 
 #include "core/error.h"
+#include "generation/workers.h"
 
 namespace hdv::gen {
 
@@ -48,7 +50,14 @@ core::Json EditEvaluation::to_json(const EditEvaluationConfig& config) const {
 
 EditEvaluation evaluate_edits(Pipeline& pipeline, const EditEvaluationConfig& config,
                               const core::ProgressCallback& progress, const std::atomic<bool>* cancel) {
+  return evaluate_edits(std::span<Pipeline>(&pipeline, 1), config, progress, cancel);
+}
+
+EditEvaluation evaluate_edits(std::span<Pipeline> pipelines, const EditEvaluationConfig& config,
+                              const core::ProgressCallback& progress, const std::atomic<bool>* cancel) {
   config.validate();
+  if (pipelines.empty()) throw core::Error("edit evaluation: no pipeline");
+  Pipeline& pipeline = pipelines.front();
   if (!pipeline.has_oracle()) throw core::Error("edit evaluation: needs the attribute oracle (--oracle)");
   if (!pipeline.has_vl_model()) throw core::Error("edit evaluation: needs the VL model (--vl-model)");
   const std::vector<std::string> known = pipeline.oracle_values(config.attribute);
@@ -62,14 +71,54 @@ EditEvaluation evaluate_edits(Pipeline& pipeline, const EditEvaluationConfig& co
     }
   }
   // The sources and what the oracle reads on them, once.
+  Pipeline& first = pipelines.front();
   std::vector<Rendered> sources;
   std::vector<AttributeReading> readings;
   for (int64_t i = 0; i < config.images; ++i) {
-    sources.push_back(pipeline.sample(config.seed + i, config.psi));
-    readings.push_back(*pipeline.read_attributes(sources.back().image));
+    sources.push_back(first.sample(config.seed + i, config.psi));
+    readings.push_back(*first.read_attributes(sources.back().image));
   }
-  const auto start = std::chrono::steady_clock::now();
+  // One item per (target value, source); each worker writes only its items' outcomes, and they
+  // are summed in order afterwards, so the table does not depend on the number of workers.
+  struct Outcome {
+    bool skipped = false, target_hit = false, class_kept = false;
+    int64_t channels = 0;
+  };
   const int64_t total_steps = static_cast<int64_t>(values.size()) * config.images;
+  std::vector<Outcome> outcomes(static_cast<size_t>(total_steps));
+  std::mutex progress_mutex;
+  int64_t done = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for_each_on_workers(pipelines, total_steps, [&](Pipeline& pipeline, int64_t item) {
+    check_cancel(cancel);
+    const std::string& value = values[static_cast<size_t>(item / config.images)];
+    const int64_t i = item % config.images;
+    const AttributeReading& source = readings[static_cast<size_t>(i)];
+    const std::string cls = source.values.at("class");
+    Outcome& outcome = outcomes[static_cast<size_t>(item)];
+    if (source.values.at(config.attribute) == value) {
+      outcome.skipped = true;
+    } else {
+      const std::string prompt = fmt::format("a {} {}", value, cls);
+      const std::string neutral = fmt::format("a {}", cls);
+      at::Tensor edited;
+      if (config.method == "directions") {
+        EditResult r = pipeline.edit(sources[static_cast<size_t>(i)].latent, prompt, neutral, config.strength, config.beta);
+        edited = r.image;
+        outcome.channels = r.channels;
+      } else {
+        EditOptimiseConfig optimise = config.optimise;
+        optimise.seed = static_cast<uint64_t>(config.seed + i);
+        edited = pipeline.edit_optimise(sources[static_cast<size_t>(i)].latent, prompt, neutral, optimise, {}, cancel).image;
+      }
+      const AttributeReading after = *pipeline.read_attributes(edited);
+      outcome.target_hit = after.values.at(config.attribute) == value;
+      outcome.class_kept = after.values.at("class") == cls;
+    }
+    std::lock_guard<std::mutex> lock(progress_mutex);
+    if (progress) progress(++done, total_steps, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  });
+
   EditEvaluation result;
   result.total.value = "all";
   double channels_sum = 0;
@@ -78,33 +127,15 @@ EditEvaluation evaluate_edits(Pipeline& pipeline, const EditEvaluationConfig& co
     score.value = values[v];
     double value_channels = 0;
     for (int64_t i = 0; i < config.images; ++i) {
-      check_cancel(cancel);
-      const AttributeReading& source = readings[static_cast<size_t>(i)];
-      const std::string cls = source.values.at("class");
-      if (source.values.at(config.attribute) == values[v]) {
+      const Outcome& outcome = outcomes[v * static_cast<size_t>(config.images) + static_cast<size_t>(i)];
+      if (outcome.skipped) {
         ++score.skipped;
-      } else {
-        const std::string prompt = fmt::format("a {} {}", values[v], cls);
-        const std::string neutral = fmt::format("a {}", cls);
-        at::Tensor edited;
-        if (config.method == "directions") {
-          EditResult r = pipeline.edit(sources[static_cast<size_t>(i)].latent, prompt, neutral, config.strength, config.beta);
-          edited = r.image;
-          value_channels += static_cast<double>(r.channels);
-        } else {
-          EditOptimiseConfig optimise = config.optimise;
-          optimise.seed = static_cast<uint64_t>(config.seed + i);
-          edited = pipeline.edit_optimise(sources[static_cast<size_t>(i)].latent, prompt, neutral, optimise).image;
-        }
-        const AttributeReading after = *pipeline.read_attributes(edited);
-        ++score.edits;
-        score.target_hits += after.values.at(config.attribute) == values[v] ? 1 : 0;
-        score.class_kept += after.values.at("class") == cls ? 1 : 0;
+        continue;
       }
-      if (progress) {
-        progress(static_cast<int64_t>(v) * config.images + i + 1, total_steps,
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-      }
+      ++score.edits;
+      score.target_hits += outcome.target_hit ? 1 : 0;
+      score.class_kept += outcome.class_kept ? 1 : 0;
+      value_channels += static_cast<double>(outcome.channels);
     }
     score.mean_channels = score.edits > 0 ? value_channels / static_cast<double>(score.edits) : 0.0;
     channels_sum += value_channels;

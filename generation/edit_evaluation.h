@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,11 @@ struct EditEvaluation {
 
 // Needs a pipeline with a VL model and an oracle (and a direction table for "directions").
 EditEvaluation evaluate_edits(Pipeline& pipeline, const EditEvaluationConfig& config,
+                              const core::ProgressCallback& progress = {}, const std::atomic<bool>* cancel = nullptr);
+// The same on several copies of the models side by side (generation/workers.h): the edits are
+// shared out, the table is the same as on one (given the same CPU threads per edit). Progress is
+// called under a lock, from the workers' threads.
+EditEvaluation evaluate_edits(std::span<Pipeline> pipelines, const EditEvaluationConfig& config,
                               const core::ProgressCallback& progress = {}, const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace hdv::gen

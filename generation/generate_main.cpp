@@ -11,14 +11,11 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <exception>
 #include <filesystem>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 #include <fmt/format.h>
 
@@ -33,6 +30,7 @@
 #include "core/progress.h"
 #include "generation/job.h"
 #include "generation/pipeline.h"
+#include "generation/workers.h"
 
 namespace {
 
@@ -244,18 +242,15 @@ int run(Options& options, const CLI::App& app) {
   // One pipeline (a copy of every model) per worker, loaded before any job runs so that a bad
   // model file fails the batch at once.
   const int workers = static_cast<int>(std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(options.workers), jobs.size())));
-  std::vector<gen::Pipeline> pipelines;
-  pipelines.reserve(static_cast<size_t>(workers));
-  for (int w = 0; w < workers; ++w) pipelines.emplace_back(pipeline_options);
+  std::vector<gen::Pipeline> pipelines = gen::load_pipelines(pipeline_options, workers);
   const gen::Pipeline& first = pipelines.front();
   core::log_info("models: generator {}; VL model {}; directions {}; oracle {}", first.generator_path().string(),
                  first.has_vl_model() ? first.vl_model_path().string() : "none",
                  first.has_directions() ? first.directions_path().string() : "none",
                  first.has_oracle() ? first.oracle_path().string() : "none");
   // The CPU threads are shared out: each worker's ops use threads / workers of them.
-  const int threads_per_worker = std::max(1, torch::get_num_threads() / workers);
   if (workers > 1) {
-    core::log_info("{} workers, {} CPU thread(s) each", workers, threads_per_worker);
+    core::log_info("{} workers, {} CPU thread(s) each", workers, gen::threads_per_worker(workers));
     options.job_progress = core::log_level() > core::LogLevel::Info ? core::ProgressStyle::Silent : core::ProgressStyle::Lines;
   }
   fs::create_directories(options.out_dir);
@@ -269,64 +264,42 @@ int run(Options& options, const CLI::App& app) {
   std::vector<std::vector<at::Tensor>> sheet_rows(jobs.size());
   size_t finished = 0;
   int failed = 0;
-  std::atomic<size_t> next{0};
-  std::atomic<bool> stop{false};
-  std::exception_ptr fatal;  // the first error that ends the batch (cancellation, a bug)
   core::ConsoleProgress overall("jobs", "jobs", workers > 1 ? options.job_progress : core::ProgressStyle::Auto);
 
-  auto work = [&](gen::Pipeline& pipeline) {
-    for (size_t i = next++; i < jobs.size() && !stop; i = next++) {
-      const gen::Job& job = jobs[i];
-      core::Json result = {{"job", job.where}, {"mode", std::string(gen::job_mode_name(job.mode))}, {"output", job.output}};
-      if (!job.prompt.empty()) result["prompt"] = job.prompt;
-      SheetRow row{cell, {}};
-      bool ok = false;
-      const auto t0 = std::chrono::steady_clock::now();
-      try {
-        run_job(pipeline, job, options, result, row);
-        result["ok"] = ok = true;
-      } catch (const gen::Cancelled&) {
-        throw;
-      } catch (const core::Error& e) {
-        result["ok"] = false;
-        result["error"] = e.what();
-        core::log_error("{}: {}", job.where, e.what());
-      } catch (const c10::Error& e) {
-        result["ok"] = false;
-        result["error"] = e.what_without_backtrace();
-        core::log_error("{}: {}", job.where, e.what_without_backtrace());
-      }
-      result["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      std::lock_guard<std::mutex> lock(mutex);
-      if (ok && !row.tiles.empty()) sheet_rows[i] = std::move(row.tiles);
-      failed += ok ? 0 : 1;
-      results[i] = std::move(result);
-      std::string text;
-      for (const std::optional<core::Json>& line : results) {
-        if (line) text += line->dump() + "\n";
-      }
-      core::write_file_atomic(fs::path(options.out_dir) / "results.jsonl", text);
-      overall.update(static_cast<int64_t>(++finished), static_cast<int64_t>(jobs.size()));
-    }
-  };
-  auto guarded = [&](gen::Pipeline& pipeline) {
+  gen::for_each_on_workers(pipelines, static_cast<int64_t>(jobs.size()), [&](gen::Pipeline& pipeline, int64_t item) {
+    const size_t i = static_cast<size_t>(item);
+    const gen::Job& job = jobs[i];
+    core::Json result = {{"job", job.where}, {"mode", std::string(gen::job_mode_name(job.mode))}, {"output", job.output}};
+    if (!job.prompt.empty()) result["prompt"] = job.prompt;
+    SheetRow row{cell, {}};
+    bool ok = false;
+    const auto t0 = std::chrono::steady_clock::now();
     try {
-      torch::set_num_threads(threads_per_worker);  // per thread under OpenMP
-      work(pipeline);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(mutex);
-      if (!fatal) fatal = std::current_exception();
-      stop = true;
+      run_job(pipeline, job, options, result, row);
+      result["ok"] = ok = true;
+    } catch (const gen::Cancelled&) {
+      throw;
+    } catch (const core::Error& e) {
+      result["ok"] = false;
+      result["error"] = e.what();
+      core::log_error("{}: {}", job.where, e.what());
+    } catch (const c10::Error& e) {
+      result["ok"] = false;
+      result["error"] = e.what_without_backtrace();
+      core::log_error("{}: {}", job.where, e.what_without_backtrace());
     }
-  };
-  if (workers == 1) {
-    work(pipelines.front());
-  } else {
-    std::vector<std::thread> threads;
-    for (gen::Pipeline& pipeline : pipelines) threads.emplace_back(guarded, std::ref(pipeline));
-    for (std::thread& t : threads) t.join();
-    if (fatal) std::rethrow_exception(fatal);
-  }
+    result["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::lock_guard<std::mutex> lock(mutex);
+    if (ok && !row.tiles.empty()) sheet_rows[i] = std::move(row.tiles);
+    failed += ok ? 0 : 1;
+    results[i] = std::move(result);
+    std::string text;
+    for (const std::optional<core::Json>& line : results) {
+      if (line) text += line->dump() + "\n";
+    }
+    core::write_file_atomic(fs::path(options.out_dir) / "results.jsonl", text);
+    overall.update(static_cast<int64_t>(++finished), static_cast<int64_t>(jobs.size()));
+  });
   overall.finish();
   sheet_rows.erase(std::remove_if(sheet_rows.begin(), sheet_rows.end(), [](const auto& r) { return r.empty(); }),
                    sheet_rows.end());

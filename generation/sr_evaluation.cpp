@@ -8,12 +8,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
+#include <mutex>
 
 #include "core/contact_sheet.h"
 #include "core/error.h"
 #include "generation/projector.h"
 #include "generation/super_resolution.h"
 #include "generation/vl_guide.h"
+#include "generation/workers.h"
 
 namespace hdv::gen {
 
@@ -55,7 +58,15 @@ core::Json SREvaluation::to_json(const SREvaluationConfig& config) const {
 
 SREvaluation evaluate_super_resolution(Pipeline& pipeline, const std::vector<SRCase>& cases, const SREvaluationConfig& config,
                                        const core::ProgressCallback& progress, const std::atomic<bool>* cancel) {
+  return evaluate_super_resolution(std::span<Pipeline>(&pipeline, 1), cases, config, progress, cancel);
+}
+
+SREvaluation evaluate_super_resolution(std::span<Pipeline> pipelines, const std::vector<SRCase>& cases,
+                                       const SREvaluationConfig& config, const core::ProgressCallback& progress,
+                                       const std::atomic<bool>* cancel) {
   config.validate();
+  if (pipelines.empty()) throw core::Error("sr evaluation: no pipeline");
+  Pipeline& pipeline = pipelines.front();
   if (!pipeline.has_oracle()) throw core::Error("sr evaluation: needs the attribute oracle (--oracle)");
   if (!pipeline.has_vl_model()) throw core::Error("sr evaluation: needs the VL model (--vl-model)");
   for (const std::string& a : config.attributes) {
@@ -84,44 +95,58 @@ SREvaluation evaluate_super_resolution(Pipeline& pipeline, const std::vector<SRC
       if (!c.truth.count(a)) throw core::Error(fmt::format("sr evaluation: {}: no true value for \"{}\"", c.source, a));
     }
   }
+  // One item per image; each worker fills only its images' slots, and the scores are summed in
+  // order afterwards, so the table does not depend on the number of workers.
+  struct Scored {
+    SRImageRecord record;
+    std::map<std::string, bool> original_hit;  // attribute -> the oracle reads the truth on the original
+    std::vector<at::Tensor> picture;           // kept images only
+  };
+  std::vector<Scored> scored(cases.size());
+  std::mutex progress_mutex;
+  int64_t done = 0;
   const auto start = std::chrono::steady_clock::now();
-  for (size_t i = 0; i < cases.size(); ++i) {
+  for_each_on_workers(pipelines, int64_t(cases.size()), [&](Pipeline& worker, int64_t item) {
     check_cancel(cancel);
+    const size_t i = size_t(item);
     const SRCase& c = cases[i];
     const at::Tensor original = c.image.unsqueeze(0).to(torch::kFloat);
     const at::Tensor low = downscale(original, config.scale);
     SRConfig sr = config.sr;
-    sr.seed = config.sr.seed + int64_t(i);  // the same seeds with and without the prompt
-    const SRResult with_prompt = pipeline.super_resolve(low, config.scale, c.prompt, sr, {}, cancel);
-    const SRResult without = pipeline.super_resolve(low, config.scale, "", sr, {}, cancel);
+    sr.seed = config.sr.seed + item;  // the same seeds with and without the prompt
+    const SRResult with_prompt = worker.super_resolve(low, config.scale, c.prompt, sr, {}, cancel);
+    const SRResult without = worker.super_resolve(low, config.scale, "", sr, {}, cancel);
     const at::Tensor outputs[] = {with_prompt.candidates.front().image.cpu(), without.candidates.front().image.cpu(),
                                   with_prompt.bicubic.cpu()};
 
-    SRImageRecord record;
-    record.source = c.source;
-    const AttributeReading truth_read = *pipeline.read_attributes(original[0]);
-    for (const std::string& a : config.attributes) result.original_hits[a] += truth_read.values.at(a) == c.truth.at(a);
-    for (size_t m = 0; m < result.methods.size(); ++m) {
-      const at::Tensor& out = outputs[m];
-      const double db = psnr(out, original);
-      const AttributeReading read = *pipeline.read_attributes(out[0]);
-      SRMethodScore& score = result.methods[m];
-      score.mean_psnr += db;
-      ++score.images;
-      for (const std::string& a : config.attributes) {
-        score.hits[a] += read.values.at(a) == c.truth.at(a);
-        record.read[score.method][a] = read.values.at(a);
-      }
-      record.psnr[score.method] = db;
+    Scored& out = scored[i];
+    out.record.source = c.source;
+    const AttributeReading truth_read = *worker.read_attributes(original[0]);
+    for (const std::string& a : config.attributes) out.original_hit[a] = truth_read.values.at(a) == c.truth.at(a);
+    for (size_t m = 0; m < std::size(kMethods); ++m) {
+      const AttributeReading read = *worker.read_attributes(outputs[m][0]);
+      for (const std::string& a : config.attributes) out.record.read[kMethods[m]][a] = read.values.at(a);
+      out.record.psnr[kMethods[m]] = psnr(outputs[m], original);
     }
-    result.images.push_back(std::move(record));
-    if (int64_t(i) < config.keep_images) {
-      result.pictures.push_back({core::fit_to_cell(low[0], resolution), outputs[2][0], outputs[1][0], outputs[0][0], original[0]});
+    if (item < config.keep_images) {
+      out.picture = {core::fit_to_cell(low[0], resolution), outputs[2][0], outputs[1][0], outputs[0][0], original[0]};
     }
+    std::lock_guard<std::mutex> lock(progress_mutex);
     if (progress) {
-      progress(int64_t(i) + 1, int64_t(cases.size()),
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      progress(++done, int64_t(cases.size()), std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
+  });
+
+  for (size_t i = 0; i < cases.size(); ++i) {
+    Scored& out = scored[i];
+    for (const std::string& a : config.attributes) result.original_hits[a] += out.original_hit.at(a);
+    for (SRMethodScore& score : result.methods) {
+      score.mean_psnr += out.record.psnr.at(score.method);
+      ++score.images;
+      for (const std::string& a : config.attributes) score.hits[a] += out.record.read.at(score.method).at(a) == cases[i].truth.at(a);
+    }
+    result.images.push_back(std::move(out.record));
+    if (!out.picture.empty()) result.pictures.push_back(std::move(out.picture));
   }
   for (SRMethodScore& m : result.methods) m.mean_psnr /= double(std::max<int64_t>(1, m.images));
   return result;

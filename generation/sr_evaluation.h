@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -65,5 +66,11 @@ struct SREvaluation {
 // generator's resolution, divisible by `scale`. Progress counts images.
 SREvaluation evaluate_super_resolution(Pipeline& pipeline, const std::vector<SRCase>& cases, const SREvaluationConfig& config,
                                        const core::ProgressCallback& progress = {}, const std::atomic<bool>* cancel = nullptr);
+// The same on several copies of the models side by side (generation/workers.h): the images are
+// shared out, the table is the same as on one (given the same CPU threads per image). Progress is
+// called under a lock, from the workers' threads.
+SREvaluation evaluate_super_resolution(std::span<Pipeline> pipelines, const std::vector<SRCase>& cases,
+                                       const SREvaluationConfig& config, const core::ProgressCallback& progress = {},
+                                       const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace hdv::gen

@@ -3,7 +3,7 @@
 // global-direction or latent-optimisation edits over N generated images, per target value.
 //
 //   hdvila-train edit-eval --generator G --vl-model V --oracle O [--directions D] [--attribute colour]
-//                          [--method directions|optimise] [--images 200] [--json OUT]
+//                          [--method directions|optimise] [--images 200] [--workers N] [--json OUT]
 #include <cstdio>
 #include <tuple>
 
@@ -18,6 +18,7 @@
 #include "generation/edit_evaluation.h"
 #include "generation/edit_optimise.h"
 #include "generation/pipeline.h"
+#include "generation/workers.h"
 #include "training/command.h"
 #include "training/pipeline_flags.h"
 
@@ -28,6 +29,7 @@ void add_edit_eval_command(CLI::App& app, core::CommonOptions& common, Commands&
     PipelineFlags models;
     std::string json;
     std::string layers = "0:";
+    int workers = 1;
     gen::EditEvaluationConfig config;
   };
   auto options = std::make_shared<Options>();
@@ -61,12 +63,18 @@ void add_edit_eval_command(CLI::App& app, core::CommonOptions& common, Commands&
   sub->add_option("--views", c.optimise.views, "optimise: shifted/mirrored views the similarity is averaged over")
       ->check(core::positive_integer())
       ->capture_default_str();
+  sub->add_option("--workers", options->workers,
+                  "Edits scored side by side, each worker on its own copy of the models and threads/N CPU threads")
+      ->check(core::positive_integer())
+      ->capture_default_str();
   sub->add_option("--json", options->json, "Write the table as JSON");
   commands.push_back({sub, [options, &common] {
     core::apply_log_options(common);
     gen::EditOptimiseConfig& optimise = options->config.optimise;
     std::tie(optimise.layer_begin, optimise.layer_end) = gen::parse_layer_range(options->layers, "--layers");
-    gen::Pipeline pipeline(options->models.options(core::apply_common_options(common)));
+    std::vector<gen::Pipeline> pipelines =
+        gen::load_pipelines(options->models.options(core::apply_common_options(common)), options->workers);
+    gen::Pipeline& pipeline = pipelines.front();
     if (options->config.method == "directions" && !pipeline.has_directions()) {
       throw core::IoError(fmt::format("{}: no direction table (compute it with `hdvila-train directions`, or pass "
                                       "--directions FILE, or use --method optimise)",
@@ -75,8 +83,11 @@ void add_edit_eval_command(CLI::App& app, core::CommonOptions& common, Commands&
     options->config.validate();
     core::log_info("edit-eval: attribute {}, method {}, {} source(s) per target value, seed {}", options->config.attribute,
                    options->config.method, options->config.images, options->config.seed);
+    if (options->workers > 1) {
+      core::log_info("{} workers, {} CPU thread(s) each", options->workers, gen::threads_per_worker(options->workers));
+    }
     core::ConsoleProgress progress("scoring edits", "edits");
-    const gen::EditEvaluation result = gen::evaluate_edits(pipeline, options->config, progress.callback());
+    const gen::EditEvaluation result = gen::evaluate_edits(pipelines, options->config, progress.callback());
     progress.finish();
     std::printf("%-12s %7s %8s %9s %11s %9s\n", "target", "edits", "skipped", "target %", "class kept %", "channels");
     auto print = [](const gen::EditScore& s) {

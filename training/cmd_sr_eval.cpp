@@ -3,7 +3,7 @@
 // texture (and colour, class) with the true attributes in the prompt, with no prompt, and bicubic.
 //
 //   hdvila-train sr-eval --data SYNTHVID [--split test] [--images 200] [--scale 4]
-//                        [--generator G --vl-model V --oracle O] [--json OUT] [--sheet OUT.png]
+//                        [--generator G --vl-model V --oracle O] [--workers N] [--json OUT] [--sheet OUT.png]
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "generation/pipeline.h"
+#include "generation/workers.h"
 #include "generation/sr_evaluation.h"
 #include "training/command.h"
 #include "training/pipeline_flags.h"
@@ -61,6 +62,7 @@ void add_sr_eval_command(CLI::App& app, core::CommonOptions& common, Commands& c
     std::string data, split = "test", json, sheet;
     std::string prompt = "a {texture} {colour} {class}";
     int64_t images = 200, sheet_rows = 8;
+    int workers = 1;
     gen::SREvaluationConfig config;
   };
   auto options = std::make_shared<Options>();
@@ -85,6 +87,10 @@ void add_sr_eval_command(CLI::App& app, core::CommonOptions& common, Commands& c
   sub->add_option("--oracle", options->models.oracle, "Attribute oracle checkpoint (default: the bundled model)");
   sub->add_option("--vocab", options->models.vocab, "WordPiece vocab.txt (default: beside the VL model, else the venv's MiniLM)");
   sub->add_option("--python", options->models.python, "The venv's Python, to locate the default vocabulary")->capture_default_str();
+  sub->add_option("--workers", options->workers,
+                  "Images scored side by side, each worker on its own copy of the models and threads/N CPU threads")
+      ->check(core::positive_integer())
+      ->capture_default_str();
   sub->add_option("--json", options->json, "Write the table and every image's scores as JSON");
   sub->add_option("--sheet", options->sheet, "Write a picture grid PNG: input, bicubic, no prompt, prompt, original per row");
   sub->add_option("--sheet-rows", options->sheet_rows, "Rows of the --sheet grid")->check(core::positive_integer())->capture_default_str();
@@ -95,7 +101,8 @@ void add_sr_eval_command(CLI::App& app, core::CommonOptions& common, Commands& c
     config.validate();
     // The prompt pattern is checked before any model or frame is read.
     fill_prompt(options->prompt, core::Json{{"class", ""}, {"colour", ""}, {"texture", ""}, {"size", ""}, {"motion", ""}}, "SynthVid");
-    gen::Pipeline pipeline(options->models.options(device));
+    std::vector<gen::Pipeline> pipelines = gen::load_pipelines(options->models.options(device), options->workers);
+    gen::Pipeline& pipeline = pipelines.front();
     const int64_t resolution = pipeline.generator().config().resolution;
 
     ImageSourceOptions source;
@@ -131,8 +138,11 @@ void add_sr_eval_command(CLI::App& app, core::CommonOptions& common, Commands& c
     if (!options->sheet.empty()) config.keep_images = options->sheet_rows;
     core::log_info("sr-eval: {} image(s) at {} px, x{} ({} px inputs), {} steps x {} candidates, prompt \"{}\"", cases.size(),
                    resolution, config.scale, resolution / config.scale, config.sr.steps, config.sr.candidates, options->prompt);
+    if (options->workers > 1) {
+      core::log_info("{} workers, {} CPU thread(s) each", options->workers, gen::threads_per_worker(options->workers));
+    }
     core::ConsoleProgress progress("super-resolving", "images");
-    const gen::SREvaluation result = gen::evaluate_super_resolution(pipeline, cases, config, progress.callback());
+    const gen::SREvaluation result = gen::evaluate_super_resolution(pipelines, cases, config, progress.callback());
     progress.finish();
 
     std::printf("%-10s %7s %9s", "method", "images", "PSNR dB");

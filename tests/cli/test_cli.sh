@@ -284,6 +284,18 @@ PY
   expect sr-eval 0 'bicubic +1 +[0-9]+\.[0-9]{2} ' -- "$train" sr-eval --data "$work/sv" --split test --images 1 --steps 1 \
     --candidates 1 --python "$python" --json "$work/sr.json" --sheet "$work/sr.png" --quiet
   [[ -f $work/sr.json && -f $work/sr.png ]] && grep -q '"no prompt"' "$work/sr.json" || { echo "FAIL sr-eval: no JSON/sheet written"; failures=$((failures + 1)); }
+  # Two workers score the same images as one (each worker on one CPU thread, as the single run).
+  sr_small=(sr-eval --data "$work/sv" --split test --images 2 --steps 1 --candidates 1 --python "$python" --quiet)
+  if "$train" "${sr_small[@]}" --threads 1 --json "$work/sr-w1.json" >/dev/null 2>&1 &&
+     "$train" "${sr_small[@]}" --threads 2 --workers 2 --json "$work/sr-w2.json" >/dev/null 2>&1 &&
+     cmp -s "$work/sr-w1.json" "$work/sr-w2.json" &&
+     "$python" -c 'import json, sys; sys.exit(len(json.load(open(sys.argv[1]))["images"]) != 2)' "$work/sr-w2.json"; then
+    echo "ok   sr-eval-workers-same-results"; passes=$((passes + 1))
+  else
+    echo "FAIL sr-eval-workers-same-results"; failures=$((failures + 1))
+  fi
+  expect edit-eval-bad-workers 2 '^error: --workers: expected integer > 0, got "0"$' -- \
+    "$train" edit-eval --generator g --vl-model v --oracle o --workers 0
 fi
 
 echo "$passes passed, $failures failed"

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "generation/edit_evaluation.h"
 #include "generation/pipeline.h"
+#include "generation/workers.h"
 #include "tests/core/test_support.h"
 #include "tests/generation/tiny_models.h"
 
@@ -77,6 +78,34 @@ TEST(EditEvaluation, RejectsValuesAndAttributesTheOracleDoesNotRead) {
   config.method = "paint";
   EXPECT_EQ(error_text<core::ConfigError>([&] { evaluate_edits(pipeline, config); }),
             "edit evaluation: method \"paint\" must be directions or optimise");
+}
+
+// Two workers share out the edits; the table must be the one a single pipeline gives (both on one
+// CPU thread per edit, so the float sums run in the same order), for both methods.
+TEST(EditEvaluation, TwoWorkersGiveTheSameTableAsOne) {
+  test::TempDir dir;
+  const PipelineOptions options = write_tiny_models(dir);
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(1);
+  Pipeline single(options);
+  std::vector<Pipeline> pair = load_pipelines(options, 2);
+  ASSERT_EQ(pair.size(), 2u);
+  for (const std::string method : {"directions", "optimise"}) {
+    EditEvaluationConfig config;
+    config.method = method;
+    config.images = 5;
+    config.beta = 0.05;
+    config.optimise.steps = 3;
+    const core::Json one = evaluate_edits(single, config).to_json(config);
+    std::vector<int64_t> steps;
+    const core::Json two = evaluate_edits(pair, config, [&](int64_t step, int64_t total, double) {
+      EXPECT_EQ(total, 15);
+      steps.push_back(step);
+    }).to_json(config);
+    EXPECT_EQ(one.dump(), two.dump()) << method;
+    EXPECT_EQ(steps, (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15})) << method;
+  }
+  torch::set_num_threads(threads);
 }
 
 }  // namespace

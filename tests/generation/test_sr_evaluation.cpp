@@ -15,6 +15,7 @@
 #include "generation/projector.h"
 #include "generation/sr_evaluation.h"
 #include "generation/super_resolution.h"
+#include "generation/workers.h"
 #include "tests/core/test_support.h"
 #include "tests/generation/tiny_models.h"
 
@@ -141,6 +142,29 @@ TEST(SREvaluation, ErrorsNameTheCaseOrAttribute) {
   EXPECT_EQ(error_text<core::Error>([&] { evaluate_super_resolution(pipeline, make_cases(1, resolution), config); }),
             "sr evaluation: scale=3 must be 4, 8 or 16");
   EXPECT_EQ(error_text<core::Error>([&] { evaluate_super_resolution(pipeline, {}, small_config()); }), "sr evaluation: no images to score");
+}
+
+// Two workers share out the images; the table, every image's record and the kept pictures must be
+// the ones a single pipeline gives (both on one CPU thread per image).
+TEST(SREvaluation, TwoWorkersGiveTheSameResultAsOne) {
+  test::TempDir dir;
+  const PipelineOptions options = write_tiny_models(dir);
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(1);
+  Pipeline single(options);
+  std::vector<Pipeline> pair = load_pipelines(options, 2);
+  const std::vector<SRCase> cases = make_cases(5, single.generator().config().resolution);
+  SREvaluationConfig config = small_config();
+  config.keep_images = 3;
+  const SREvaluation one = evaluate_super_resolution(single, cases, config);
+  const SREvaluation two = evaluate_super_resolution(pair, cases, config);
+  torch::set_num_threads(threads);
+  EXPECT_EQ(one.to_json(config).dump(), two.to_json(config).dump());
+  ASSERT_EQ(two.pictures.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_EQ(two.pictures[i].size(), one.pictures[i].size());
+    for (size_t k = 0; k < one.pictures[i].size(); ++k) EXPECT_TRUE(torch::equal(one.pictures[i][k], two.pictures[i][k])) << i << " " << k;
+  }
 }
 
 }  // namespace
