@@ -6,10 +6,12 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <mutex>
 
 #include "core/checkpoint.h"
 #include "core/error.h"
 #include "core/shape_text.h"
+#include "generation/workers.h"
 
 namespace hdv::gen {
 namespace {
@@ -37,7 +39,19 @@ void DirectionsConfig::validate() const {
 DirectionTable compute_directions(GeneratorImpl& generator, VLGuide& guide, const DirectionsConfig& config,
                                   DirectionTable table, const std::function<void(const DirectionTable&)>& save_partial,
                                   const core::ProgressCallback& progress, const std::atomic<bool>* cancel) {
+  const DirectionsWorker worker{&generator, &guide};
+  return compute_directions(std::span<const DirectionsWorker>(&worker, 1), config, std::move(table), save_partial, progress,
+                            cancel);
+}
+
+DirectionTable compute_directions(std::span<const DirectionsWorker> workers, const DirectionsConfig& config,
+                                  DirectionTable table, const std::function<void(const DirectionTable&)>& save_partial,
+                                  const core::ProgressCallback& progress, const std::atomic<bool>* cancel) {
   config.validate();
+  if (workers.empty()) throw core::Error("directions: no worker");
+  const DirectionsWorker& first = workers.front();
+  GeneratorImpl& generator = *first.generator;
+  VLGuide& guide = *first.guide;
   torch::NoGradGuard no_grad;
   const auto& layers = generator.style_layers();
   const auto start = std::chrono::steady_clock::now();
@@ -85,39 +99,48 @@ DirectionTable compute_directions(GeneratorImpl& generator, VLGuide& guide, cons
     if (!layers[static_cast<size_t>(l)].torgb) done_channels += layers[static_cast<size_t>(l)].channels;
   }
   const int64_t per_pass = std::max<int64_t>(1, config.batch / 2);  // channels per forward pass
+  std::mutex progress_mutex;
   for (size_t l = static_cast<size_t>(table.completed_layers); l < layers.size(); ++l) {
     const StyleLayer& layer = layers[l];
     if (!layer.torgb) {
       const c10::Device device = base[l].device();
-      at::Tensor mean = table.mean[l].to(device), std = table.std[l].to(device);
+      const at::Tensor mean = table.mean[l].to(device), std = table.std[l].to(device);
       at::Tensor sums = torch::zeros({layer.channels, guide.embed_dim()}, torch::TensorOptions().device(guide.device()));
-      for (int64_t image = 0; image < config.images; ++image) {
-        for (int64_t c0 = 0; c0 < layer.channels; c0 += per_pass) {
+      // One item per chunk of channels, measured over every image in order by one worker, so the
+      // sums do not depend on the number of workers.
+      const int64_t chunks = (layer.channels + per_pass - 1) / per_pass;
+      int64_t layer_done = 0;
+      for_each_on_workers(workers, chunks, [&](const DirectionsWorker& worker, int64_t chunk) {
+        torch::NoGradGuard no_grad_here;  // grad mode is per thread
+        const int64_t c0 = chunk * per_pass;
+        const int64_t n = std::min(per_pass, layer.channels - c0);
+        const at::Tensor channels = torch::arange(c0, c0 + n, torch::TensorOptions().dtype(torch::kLong).device(device));
+        const at::Tensor rows = torch::arange(n, torch::TensorOptions().dtype(torch::kLong).device(device));
+        const at::Tensor plus = mean.index({channels}) + config.sigma * std.index({channels});
+        const at::Tensor minus = mean.index({channels}) - config.sigma * std.index({channels});
+        at::Tensor chunk_sums = torch::zeros({n, worker.guide->embed_dim()}, torch::TensorOptions().device(worker.guide->device()));
+        for (int64_t image = 0; image < config.images; ++image) {
           check_cancel(cancel);
-          const int64_t n = std::min(per_pass, layer.channels - c0);
           // Rows [0, n): channel c0+i at mean + sigma·σ; rows [n, 2n): at mean − sigma·σ.
           std::vector<at::Tensor> styles;
           for (size_t k = 0; k < base.size(); ++k) styles.push_back(base[k].slice(0, image, image + 1).expand({2 * n, -1}));
           at::Tensor edited = base[l].slice(0, image, image + 1).repeat({2 * n, 1});
-          at::Tensor channels = torch::arange(c0, c0 + n, torch::TensorOptions().dtype(torch::kLong).device(device));
-          at::Tensor rows = torch::arange(n, torch::TensorOptions().dtype(torch::kLong).device(device));
-          at::Tensor plus = mean.index({channels}) + config.sigma * std.index({channels});
-          at::Tensor minus = mean.index({channels}) - config.sigma * std.index({channels});
           edited.index_put_({rows, channels}, plus);
           edited.index_put_({rows + n, channels}, minus);
           styles[l] = edited;
-          at::Tensor images = generator.synthesize_from_styles(styles, NoiseMode::Const);
-          at::Tensor embeddings = guide.embed_images(images);  // [2n, D]
+          at::Tensor images = worker.generator->synthesize_from_styles(styles, NoiseMode::Const);
+          at::Tensor embeddings = worker.guide->embed_images(images);  // [2n, D]
           at::Tensor diff = embeddings.slice(0, 0, n) - embeddings.slice(0, n);
-          diff = diff / diff.norm(2, 1, true).clamp_min(1e-12);
-          sums.slice(0, c0, c0 + n).add_(diff);
+          chunk_sums.add_(diff / diff.norm(2, 1, true).clamp_min(1e-12));
         }
+        std::lock_guard<std::mutex> lock(progress_mutex);
+        sums.slice(0, c0, c0 + n).copy_(chunk_sums);
+        layer_done += n;
         if (progress) {
-          const int64_t step = done_channels + (image + 1) * layer.channels / config.images;
-          progress(step, measured_channels,
+          progress(done_channels + layer_done, measured_channels,
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         }
-      }
+      });
       at::Tensor rows = sums / sums.norm(2, 1, true).clamp_min(1e-12);
       table.relevance.slice(0, table.offsets[l], table.offsets[l] + layer.channels).copy_(rows.cpu());
       done_channels += layer.channels;

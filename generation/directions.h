@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <span>
 #include <vector>
 
 #include "core/config.h"
@@ -60,6 +61,19 @@ struct DirectionTable {
 // Computes (or, given a partial table, continues) the table. `save_partial` is called after every
 // layer so a long run can be resumed; `progress` counts measured channels.
 DirectionTable compute_directions(GeneratorImpl& generator, VLGuide& guide, const DirectionsConfig& config,
+                                  DirectionTable resume = {},
+                                  const std::function<void(const DirectionTable&)>& save_partial = {},
+                                  const core::ProgressCallback& progress = {},
+                                  const std::atomic<bool>* cancel = nullptr);
+// One worker's copy of the models (generation/workers.h).
+struct DirectionsWorker {
+  GeneratorImpl* generator;
+  VLGuide* guide;
+};
+// The same with the channels of each layer shared out over several workers, each with its own
+// copy of the generator and VL model (all of the same files); the table is the same as with one
+// worker on the same CPU threads per worker. `progress` is called under a lock.
+DirectionTable compute_directions(std::span<const DirectionsWorker> workers, const DirectionsConfig& config,
                                   DirectionTable resume = {},
                                   const std::function<void(const DirectionTable&)>& save_partial = {},
                                   const core::ProgressCallback& progress = {},

@@ -1,4 +1,4 @@
-// Work items on several pipelines (see workers.h).
+// Work items on several workers (see workers.h).
 #include "generation/workers.h"
 
 #include <torch/torch.h>
@@ -20,21 +20,20 @@ std::vector<Pipeline> load_pipelines(const PipelineOptions& options, int workers
 
 int threads_per_worker(int workers) { return std::max(1, torch::get_num_threads() / std::max(1, workers)); }
 
-void for_each_on_workers(std::span<Pipeline> pipelines, int64_t count,
-                         const std::function<void(Pipeline&, int64_t)>& work) {
-  if (pipelines.size() <= 1) {
-    for (int64_t i = 0; i < count; ++i) work(pipelines.front(), i);
+void run_on_workers(int workers, int64_t count, const std::function<void(int, int64_t)>& work) {
+  if (workers <= 1) {
+    for (int64_t i = 0; i < count; ++i) work(0, i);
     return;
   }
-  const int threads = threads_per_worker(static_cast<int>(pipelines.size()));
+  const int threads = threads_per_worker(workers);
   std::atomic<int64_t> next{0};
   std::atomic<bool> stop{false};
   std::exception_ptr error;
   std::mutex error_mutex;
-  auto worker = [&](Pipeline& pipeline) {
+  auto worker = [&](int w) {
     try {
       torch::set_num_threads(threads);  // per thread under OpenMP
-      for (int64_t i = next++; i < count && !stop; i = next++) work(pipeline, i);
+      for (int64_t i = next++; i < count && !stop; i = next++) work(w, i);
     } catch (...) {
       std::lock_guard<std::mutex> lock(error_mutex);
       if (!error) error = std::current_exception();
@@ -42,7 +41,7 @@ void for_each_on_workers(std::span<Pipeline> pipelines, int64_t count,
     }
   };
   std::vector<std::thread> threads_of;
-  for (Pipeline& pipeline : pipelines) threads_of.emplace_back(worker, std::ref(pipeline));
+  for (int w = 0; w < workers; ++w) threads_of.emplace_back(worker, w);
   for (std::thread& t : threads_of) t.join();
   if (error) std::rethrow_exception(error);
 }

@@ -1,7 +1,7 @@
 // hdvila-train directions: precomputes a generator's global-direction table with the VL model
 // (generation/directions.h; StyleCLIP's channel relevance in StyleSpace).
 //
-//   hdvila-train directions --generator G --vl-model V --out directions.safetensors [--images 100] [--resume]
+//   hdvila-train directions --generator G --vl-model V --out directions.safetensors [--images 100] [--workers N] [--resume]
 //
 // The table is written after every style layer (atomically), so an interrupted run continues with
 // --resume from the last finished layer. Progress counts measured channels.
@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <vector>
 
 #include "core/assets.h"
 #include "core/config.h"
@@ -18,6 +19,7 @@
 #include "core/progress.h"
 #include "generation/directions.h"
 #include "generation/generator_checkpoint.h"
+#include "generation/workers.h"
 #include "models/tokenizer.h"
 #include "models/vl_checkpoint.h"
 #include "training/command.h"
@@ -30,6 +32,7 @@ void add_directions_command(CLI::App& app, core::CommonOptions& common, Commands
     std::string python = core::default_python();
     bool resume = false;
     int64_t image_size = 0;
+    int workers = 1;
     gen::DirectionsConfig config;
   };
   auto options = std::make_shared<Options>();
@@ -52,18 +55,32 @@ void add_directions_command(CLI::App& app, core::CommonOptions& common, Commands
   sub->add_option("--vocab", options->vocab, "WordPiece vocab.txt (default: beside the VL model, else the venv's MiniLM)");
   sub->add_option("--python", options->python, "The venv's Python, to locate the default vocabulary")->capture_default_str();
   sub->add_flag("--resume", options->resume, "Continue the partial table at --out");
+  sub->add_option("--workers", options->workers,
+                  "Channels measured side by side, each worker on its own copy of the models and threads/N CPU threads")
+      ->check(core::positive_integer())
+      ->capture_default_str();
   commands.push_back({sub, [options, &common] {
     core::apply_log_options(common);
     const c10::Device device = core::apply_common_options(common);
-    gen::Generator generator = gen::load_generator(options->generator);
-    generator->to(device);
-    models::VLModel vl = models::load_vl_model(options->vl_model);
+    // One copy of the generator and VL model per worker, all loaded before the first measurement.
     const std::filesystem::path vocab =
         options->vocab.empty() ? gen::vocab_for_model(options->vl_model, options->python) : std::filesystem::path(options->vocab);
-    gen::VLGuideConfig guide_config;
-    guide_config.image_size =
-        options->image_size > 0 ? options->image_size : gen::default_vl_image_size(generator->config().resolution);
-    gen::VLGuide guide(vl, models::Tokenizer(vocab), device, guide_config);
+    std::vector<gen::Generator> generators;
+    std::vector<gen::VLGuide> guides;
+    std::vector<gen::DirectionsWorker> workers;
+    for (int w = 0; w < options->workers; ++w) {
+      generators.push_back(gen::load_generator(options->generator));
+      generators.back()->to(device);
+      gen::VLGuideConfig guide_config;
+      guide_config.image_size = options->image_size > 0 ? options->image_size
+                                                         : gen::default_vl_image_size(generators.back()->config().resolution);
+      guides.emplace_back(models::load_vl_model(options->vl_model), models::Tokenizer(vocab), device, guide_config);
+    }
+    for (int w = 0; w < options->workers; ++w) workers.push_back({generators[size_t(w)].get(), &guides[size_t(w)]});
+    if (options->workers > 1) {
+      core::log_info("{} workers, {} CPU thread(s) each", options->workers, gen::threads_per_worker(options->workers));
+    }
+    gen::Generator& generator = generators.front();
     gen::DirectionTable partial;
     std::error_code ec;
     if (options->resume) {
@@ -83,7 +100,7 @@ void add_directions_command(CLI::App& app, core::CommonOptions& common, Commands
     core::log_info("directions config: {}", core::config_to_json(options->config).dump());
     core::ConsoleProgress progress("measuring channels", "channels");
     gen::DirectionTable table = gen::compute_directions(
-        *generator, guide, options->config, std::move(partial),
+        workers, options->config, std::move(partial),
         [&](const gen::DirectionTable& t) { gen::save_directions(options->out, t); }, progress.callback());
     progress.finish();
     gen::save_directions(options->out, table);

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <vector>
@@ -120,6 +121,36 @@ TEST(GlobalDirections, ComputesUnitRowsSkipsToRGBAndResumes) {
   // Cancellation stops the work with Cancelled.
   std::atomic<bool> cancel{true};
   EXPECT_THROW(compute_directions(*generator, guide, config, {}, {}, {}, &cancel), Cancelled);
+}
+
+// Two workers, each on its own copy of the same models, share out the channels: the table is the
+// one a single worker gives (both on one CPU thread per worker), and progress climbs to the
+// measured channels.
+TEST(GlobalDirections, TwoWorkersGiveTheSameTableAsOne) {
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(1);
+  Generator g0 = tiny_generator(1), g1 = tiny_generator(1);
+  VLGuide v0 = tiny_guide(1), v1 = tiny_guide(1);
+  DirectionsConfig config;
+  config.images = 2;
+  config.stats_samples = 64;
+  config.batch = 8;
+  const DirectionTable one = compute_directions(*g0, v0, config);
+  const std::vector<DirectionsWorker> workers = {{g0.get(), &v0}, {g1.get(), &v1}};
+  std::vector<int64_t> steps;
+  int64_t total = 0;
+  const DirectionTable two = compute_directions(workers, config, {}, {}, [&](int64_t step, int64_t of, double) {
+    steps.push_back(step);
+    total = of;
+  });
+  torch::set_num_threads(threads);
+  EXPECT_TRUE(torch::equal(one.relevance, two.relevance));
+  int64_t measured = 0;
+  for (const StyleLayer& layer : g0->style_layers()) measured += layer.torgb ? 0 : layer.channels;
+  EXPECT_EQ(total, measured);
+  ASSERT_FALSE(steps.empty());
+  EXPECT_EQ(steps.back(), measured);
+  EXPECT_TRUE(std::is_sorted(steps.begin(), steps.end()));
 }
 
 TEST(GlobalDirections, SaveLoadAndGeneratorCheck) {
