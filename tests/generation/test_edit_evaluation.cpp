@@ -85,8 +85,7 @@ TEST(EditEvaluation, RejectsValuesAndAttributesTheOracleDoesNotRead) {
 TEST(EditEvaluation, TwoWorkersGiveTheSameTableAsOne) {
   test::TempDir dir;
   const PipelineOptions options = write_tiny_models(dir);
-  const int threads = torch::get_num_threads();
-  torch::set_num_threads(1);
+  const ScopedThreads one_thread(1);
   Pipeline single(options);
   std::vector<Pipeline> pair = load_pipelines(options, 2);
   ASSERT_EQ(pair.size(), 2u);
@@ -105,7 +104,6 @@ TEST(EditEvaluation, TwoWorkersGiveTheSameTableAsOne) {
     EXPECT_EQ(one.dump(), two.dump()) << method;
     EXPECT_EQ(steps, (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15})) << method;
   }
-  torch::set_num_threads(threads);
 }
 
 }  // namespace

@@ -149,8 +149,7 @@ TEST(SREvaluation, ErrorsNameTheCaseOrAttribute) {
 TEST(SREvaluation, TwoWorkersGiveTheSameResultAsOne) {
   test::TempDir dir;
   const PipelineOptions options = write_tiny_models(dir);
-  const int threads = torch::get_num_threads();
-  torch::set_num_threads(1);
+  const ScopedThreads one_thread(1);
   Pipeline single(options);
   std::vector<Pipeline> pair = load_pipelines(options, 2);
   const std::vector<SRCase> cases = make_cases(5, single.generator().config().resolution);
@@ -158,7 +157,6 @@ TEST(SREvaluation, TwoWorkersGiveTheSameResultAsOne) {
   config.keep_images = 3;
   const SREvaluation one = evaluate_super_resolution(single, cases, config);
   const SREvaluation two = evaluate_super_resolution(pair, cases, config);
-  torch::set_num_threads(threads);
   EXPECT_EQ(one.to_json(config).dump(), two.to_json(config).dump());
   ASSERT_EQ(two.pictures.size(), 3u);
   for (size_t i = 0; i < 3; ++i) {

@@ -23,6 +23,7 @@
 #include "models/presets.h"
 #include "models/tokenizer.h"
 #include "tests/core/test_support.h"
+#include "tests/generation/tiny_models.h"
 
 namespace hdv::gen {
 namespace {
@@ -127,8 +128,7 @@ TEST(GlobalDirections, ComputesUnitRowsSkipsToRGBAndResumes) {
 // one a single worker gives (both on one CPU thread per worker), and progress climbs to the
 // measured channels.
 TEST(GlobalDirections, TwoWorkersGiveTheSameTableAsOne) {
-  const int threads = torch::get_num_threads();
-  torch::set_num_threads(1);
+  const ScopedThreads one_thread(1);
   Generator g0 = tiny_generator(1), g1 = tiny_generator(1);
   VLGuide v0 = tiny_guide(1), v1 = tiny_guide(1);
   DirectionsConfig config;
@@ -143,7 +143,6 @@ TEST(GlobalDirections, TwoWorkersGiveTheSameTableAsOne) {
     steps.push_back(step);
     total = of;
   });
-  torch::set_num_threads(threads);
   EXPECT_TRUE(torch::equal(one.relevance, two.relevance));
   int64_t measured = 0;
   for (const StyleLayer& layer : g0->style_layers()) measured += layer.torgb ? 0 : layer.channels;

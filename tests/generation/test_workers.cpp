@@ -23,8 +23,7 @@ TEST(Workers, EveryItemRunsOnceAndEachWorkerOnItsOwnPipelineAndThreads) {
   test::TempDir dir;
   std::vector<Pipeline> pipelines = load_pipelines(write_tiny_models(dir), 2);
   ASSERT_EQ(pipelines.size(), 2u);
-  const int threads = torch::get_num_threads();
-  torch::set_num_threads(4);
+  const ScopedThreads four_threads(4);
   EXPECT_EQ(threads_per_worker(2), 2);
   EXPECT_EQ(threads_per_worker(8), 1);
   std::mutex mutex;
@@ -37,7 +36,6 @@ TEST(Workers, EveryItemRunsOnceAndEachWorkerOnItsOwnPipelineAndThreads) {
     used.insert(&pipeline);
     thread_counts.insert(torch::get_num_threads());
   });
-  torch::set_num_threads(threads);
   EXPECT_EQ(runs, std::vector<int>(40, 1));
   for (const Pipeline* p : used) EXPECT_TRUE(p == &pipelines[0] || p == &pipelines[1]);
   EXPECT_EQ(thread_counts, std::set<int>{2});

@@ -51,4 +51,7 @@ PipelineOptions write_tiny_models(const test::TempDir& dir) {
   return options;
 }
 
+ScopedThreads::ScopedThreads(int threads) : saved_(torch::get_num_threads()) { torch::set_num_threads(threads); }
+ScopedThreads::~ScopedThreads() { torch::set_num_threads(saved_); }
+
 }  // namespace hdv::gen

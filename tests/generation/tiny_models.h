@@ -13,4 +13,18 @@ namespace hdv::gen {
 // oracle.safetensors into `dir`; returns pipeline options naming them.
 PipelineOptions write_tiny_models(const test::TempDir& dir);
 
+// Sets LibTorch's CPU threads (of the calling thread) for its lifetime and restores them after,
+// also when an assertion ends the test early: the worker tests compare one worker with several
+// on the same threads per op, so the float sums run in the same order.
+class ScopedThreads {
+ public:
+  explicit ScopedThreads(int threads);
+  ~ScopedThreads();
+  ScopedThreads(const ScopedThreads&) = delete;
+  ScopedThreads& operator=(const ScopedThreads&) = delete;
+
+ private:
+  int saved_;
+};
+
 }  // namespace hdv::gen
