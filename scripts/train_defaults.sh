@@ -15,7 +15,8 @@
 # (pretrain and gan also resume their own checkpoints). Stages that do not depend on each other
 # run two at a time with one thread each. Times measured on a 2-core machine (shared with builds):
 # SynthVid 5.4 min (2.6 min idle); VL model 45 min and generator 83 min side by side; the
-# fine-tune 72 min on 2 threads; oracle 15 min; directions about 6 min; the card metrics about 10 min.
+# fine-tune 72 min on 2 threads; oracle 15 min; directions (100 images) about 45 min
+# on one thread (25.5 min on 2 workers); the card metrics about 10 min.
 #
 # usage: scripts/train_defaults.sh [WORK_DIR]   (default runs/defaults; BUILD=build, HDV_VENV)
 set -euo pipefail
@@ -87,7 +88,7 @@ if [[ ! -f $work/directions.done ]]; then
   say "5/6 global directions (log: $work/directions.log)"
   resume=(); [[ -f $directions ]] && resume=(--resume)
   ( "$train" directions --threads 1 --generator "$ft_run/generator.safetensors" --vl-model "$vl_run/model.safetensors" \
-      --out "$directions" --images 16 --python "$python" "${resume[@]}" >"$work/directions.log" 2>&1 &&
+      --out "$directions" --images 100 --python "$python" "${resume[@]}" >"$work/directions.log" 2>&1 &&
     touch "$work/directions.done" ) &
   pids+=($!)
 fi
