@@ -39,6 +39,31 @@ std::vector<std::string> parse_splits(const std::string& text) {
   return splits;
 }
 
+// A comma-separated list of distinct words of `vocabulary` -> the list ("" = every word, the empty
+// list); UsageError naming `flag` otherwise.
+template <size_t N>
+std::vector<std::string> parse_words(const std::string& flag, const std::string& text,
+                                     const std::array<std::string_view, N>& vocabulary) {
+  std::vector<std::string> words;
+  if (text.empty()) return words;
+  std::string choices;
+  for (std::string_view word : vocabulary) choices += fmt::format("{}{}", choices.empty() ? "" : ", ", word);
+  std::stringstream stream(text);
+  for (std::string item; std::getline(stream, item, ',');) {
+    bool known = std::find(vocabulary.begin(), vocabulary.end(), item) != vocabulary.end();
+    bool repeated = std::find(words.begin(), words.end(), item) != words.end();
+    if (!known || repeated) {
+      throw core::UsageError(
+          fmt::format("{}: expected a comma-separated list of distinct {}, got \"{}\"", flag, choices, text));
+    }
+    words.push_back(item);
+  }
+  if (text.back() == ',') {
+    throw core::UsageError(fmt::format("{}: expected a comma-separated list of distinct {}, got \"{}\"", flag, choices, text));
+  }
+  return words;
+}
+
 // Frame size: an integer multiple of 4 in 16..4096.
 CLI::Validator frame_size() {
   return CLI::Validator(
@@ -72,6 +97,7 @@ void add_synth_command(CLI::App& app, core::CommonOptions& common, Commands& com
   struct Options {
     std::string out;
     std::string split = "all";
+    std::string sizes, motions;
     SynthVidConfig config;
   };
   auto options = std::make_shared<Options>();
@@ -100,6 +126,11 @@ void add_synth_command(CLI::App& app, core::CommonOptions& common, Commands& com
   sub->add_option("--second-object-prob", c.second_object_prob, "Probability that a clip holds a second object")
       ->check(probability())
       ->capture_default_str();
+  sub->add_option("--sizes", options->sizes, "Sizes objects may have, comma-separated (default: all)");
+  sub->add_option("--motions", options->motions, "Motions objects may have, comma-separated (default: all)");
+  sub->add_flag("--centred", c.centred,
+                "Centre the primary object at mid-clip (product shots for a generator: with --second-object-prob 0 "
+                "--sizes large --motions still)");
   sub->add_flag("--chinese", c.chinese, "Also write Chinese captions (\"text_zh\")");
   sub->add_flag("--whole-videos", c.whole_videos, "Also write each source video whole (<split>/videos/<video_id>.mp4)");
   sub->add_option("--fashion-mnist", c.fashion_mnist_dir, "Folder of the Fashion-MNIST IDX .gz files")->capture_default_str();
@@ -111,6 +142,8 @@ void add_synth_command(CLI::App& app, core::CommonOptions& common, Commands& com
     core::apply_log_options(common);
     SynthVidConfig config = options->config;
     config.splits = parse_splits(options->split);
+    config.sizes = parse_words("--sizes", options->sizes, kSynthSizes);
+    config.motions = parse_words("--motions", options->motions, kSynthMotions);
     try {
       config.validate();
     } catch (const core::ConfigError& e) {

@@ -121,7 +121,8 @@ double half_extent(const SynthObject& object) {
 }
 
 // Draws the object's start position (and travel) so that it stays inside the frame all clip long.
-void place(SynthObject& object, Rng& rng) {
+// `centred` moves it so that its mid-clip centre lies within kCentreJitter of the frame centre.
+void place(SynthObject& object, Rng& rng, bool centred = false) {
   double half = std::min(0.49, half_extent(object));
   double lo = half, hi = 1 - half;
   object.travel = 0;
@@ -134,6 +135,15 @@ void place(SynthObject& object, Rng& rng) {
   if (object.motion == kRight) object.x = rng.uniform(lo, hi - object.travel);
   if (object.motion == kUp) object.y = rng.uniform(lo + object.travel, hi);
   if (object.motion == kDown) object.y = rng.uniform(lo, hi - object.travel);
+  if (!centred) return;
+  // The mid-clip centre, kept where the whole path stays inside [lo, hi], then back to frame 0.
+  const double travel_x = horizontal ? object.travel : 0, travel_y = vertical ? object.travel : 0;
+  const double mid_x = std::clamp(0.5 + rng.uniform(-kCentreJitter, kCentreJitter), lo + travel_x / 2, hi - travel_x / 2);
+  const double mid_y = std::clamp(0.5 + rng.uniform(-kCentreJitter, kCentreJitter), lo + travel_y / 2, hi - travel_y / 2);
+  const double sign_x = object.motion == kLeft ? 1 : object.motion == kRight ? -1 : 0;
+  const double sign_y = object.motion == kUp ? 1 : object.motion == kDown ? -1 : 0;
+  object.x = mid_x + sign_x * travel_x / 2;
+  object.y = mid_y + sign_y * travel_y / 2;
 }
 
 // Smallest centre distance between two objects over the clip, relative to the sum of their radii.
@@ -146,7 +156,13 @@ double separation(const SynthObject& a, const SynthObject& b) {
   return worst;
 }
 
-SynthObject sample_object(Rng& rng, bool holdout_colour) {
+// One draw among `allowed` (kSynth* indices), or among all `count` values when it is empty.
+int draw_value(Rng& rng, int count, const std::vector<int>& allowed) {
+  if (allowed.empty()) return rng.below(count);
+  return allowed[static_cast<size_t>(rng.below(static_cast<int>(allowed.size())))];
+}
+
+SynthObject sample_object(Rng& rng, bool holdout_colour, const SceneOptions& options) {
   SynthObject object;
   object.cls = rng.below(static_cast<int>(kSynthClasses.size()));
   int held_out = kCompositionalHoldoutColour[object.cls];
@@ -157,8 +173,8 @@ SynthObject sample_object(Rng& rng, bool holdout_colour) {
     if (object.colour >= held_out) ++object.colour;  // every colour but the held-out one
   }
   object.texture = rng.below(static_cast<int>(kSynthTextures.size()));
-  object.size = rng.below(static_cast<int>(kSynthSizes.size()));
-  object.motion = rng.below(static_cast<int>(kSynthMotions.size()));
+  object.size = draw_value(rng, static_cast<int>(kSynthSizes.size()), options.sizes);
+  object.motion = draw_value(rng, static_cast<int>(kSynthMotions.size()), options.motions);
   object.variant = static_cast<uint32_t>(rng.next() >> 32);
   object.scale = rng.uniform(0.93, 1.07);
   object.spin = rng.chance(0.5) ? 1 : -1;
@@ -175,7 +191,7 @@ int split_index(std::string_view split) {
   throw core::Error(fmt::format("synthvid: unknown split \"{}\", expected one of train, val, test, compositional", split));
 }
 
-SynthScene sample_scene(std::string_view split, int64_t index, uint64_t seed, double second_object_prob, int attempt) {
+SynthScene sample_scene(std::string_view split, int64_t index, uint64_t seed, const SceneOptions& options, int attempt) {
   const int which = split_index(split);
   const bool compositional = which == 3;
   Rng rng(clip_seed(seed, split, index, attempt));
@@ -187,14 +203,14 @@ SynthScene sample_scene(std::string_view split, int64_t index, uint64_t seed, do
   scene.background_mirror = rng.chance(0.5);
   scene.unseen_garments = which >= 2;
   scene.caption_seed = rng.next();
-  const bool two = rng.chance(second_object_prob);
+  const bool two = rng.chance(options.second_object_prob);
 
-  SynthObject primary = sample_object(rng, compositional);
-  place(primary, rng);
+  SynthObject primary = sample_object(rng, compositional, options);
+  place(primary, rng, options.centred);
   scene.objects.push_back(primary);
   if (two) {
     // The second object never shows a held-out pair (not even in the compositional split).
-    SynthObject second = sample_object(rng, false);
+    SynthObject second = sample_object(rng, false, options);
     SynthObject best = second;
     double best_gap = -1;
     for (int tries = 0; tries < 40; ++tries) {
@@ -217,7 +233,7 @@ std::string attribute_tuple(const SynthScene& scene) {
   return text;
 }
 
-std::vector<SynthScene> sample_split(std::string_view split, int64_t count, uint64_t seed, double second_object_prob) {
+std::vector<SynthScene> sample_split(std::string_view split, int64_t count, uint64_t seed, const SceneOptions& options) {
   const int which = split_index(split);
   const bool distinct = which >= 2;  // test and compositional: retrieval needs one right answer
   constexpr int kMaxAttempts = 10000;
@@ -231,7 +247,7 @@ std::vector<SynthScene> sample_split(std::string_view split, int64_t count, uint
                                       "ask for fewer {} clips",
                                       split, i, kMaxAttempts, split));
       }
-      SynthScene scene = sample_scene(split, i, seed, second_object_prob, attempt);
+      SynthScene scene = sample_scene(split, i, seed, options, attempt);
       if (distinct && !seen.insert(attribute_tuple(scene)).second) continue;
       scenes.push_back(std::move(scene));
       break;
@@ -843,8 +859,31 @@ void SynthVidConfig::validate() const {
   if (!(second_object_prob >= 0 && second_object_prob <= 1)) {
     fail(fmt::format("second_object_prob={} must be in [0, 1]", second_object_prob));
   }
+  for (const std::string& size : sizes) {
+    if (std::find(kSynthSizes.begin(), kSynthSizes.end(), size) == kSynthSizes.end()) {
+      fail(fmt::format("sizes: \"{}\" is not a size, expected small, medium or large", size));
+    }
+  }
+  for (const std::string& motion : motions) {
+    if (std::find(kSynthMotions.begin(), kSynthMotions.end(), motion) == kSynthMotions.end()) {
+      fail(fmt::format("motions: \"{}\" is not a motion, expected left, right, up, down, still, rotate, grow or shrink",
+                       motion));
+    }
+  }
   if (fashion_mnist_dir.empty()) fail("fashion_mnist_dir is empty, expected the folder of the Fashion-MNIST .gz files");
   if (jobs < 0) fail(fmt::format("jobs={} must be >= 0 (0 = hardware threads)", jobs));
+}
+
+SceneOptions SynthVidConfig::scene_options() const {
+  SceneOptions options;
+  options.second_object_prob = second_object_prob;
+  auto index_of = [](const auto& vocabulary, const std::string& word) {
+    return static_cast<int>(std::find(vocabulary.begin(), vocabulary.end(), word) - vocabulary.begin());
+  };
+  for (const std::string& size : sizes) options.sizes.push_back(index_of(kSynthSizes, size));
+  for (const std::string& motion : motions) options.motions.push_back(index_of(kSynthMotions, motion));
+  options.centred = centred;
+  return options;
 }
 
 int64_t SynthVidConfig::clips_in(std::string_view split) const {
@@ -961,6 +1000,11 @@ core::Json manifest_json(const SynthVidConfig& config, const std::vector<std::st
           {"fps", config.fps},
           {"frames", config.frames},
           {"clips_per_video", config.clips_per_video},
+          {"scenes",
+           {{"second_object_prob", config.second_object_prob},
+            {"sizes", config.sizes},
+            {"motions", config.motions},
+            {"centred", config.centred}}},
           {"splits", std::move(counts)},
           {"attributes",
            {{"class", words(kSynthClasses)},
@@ -1011,7 +1055,7 @@ SynthVidSummary write_synthvid(const std::filesystem::path& out, const SynthVidC
   const auto seed = static_cast<uint64_t>(config.seed);
   std::vector<std::vector<SynthScene>> scenes;
   for (const std::string& split : splits) {
-    scenes.push_back(sample_split(split, config.clips_in(split), seed, config.second_object_prob));
+    scenes.push_back(sample_split(split, config.clips_in(split), seed, config.scene_options()));
   }
   prepare_output(out, splits, config.force);
 

@@ -110,16 +110,30 @@ struct SynthScene {
   std::vector<SynthObject> objects;  // objects[0] is the primary object (drawn on top); empty = background only
 };
 
+// What scenes may show. The defaults draw every value; a restricted list draws among its values
+// with the same number of random draws, so the other attributes of each scene stay as they were.
+// "Product shots" for a generator (one large, still object at the centre, like FFHQ's aligned
+// faces) are {second_object_prob 0, sizes {large}, motions {still}, centred}.
+struct SceneOptions {
+  double second_object_prob = 0.3;  // probability that a clip holds a second object
+  std::vector<int> sizes;           // kSynthSizes indices the objects may have (empty = all)
+  std::vector<int> motions;         // kSynthMotions indices the objects may have (empty = all)
+  bool centred = false;             // the primary object's mid-clip centre at the frame centre (±kCentreJitter)
+};
+
+// Largest offset of a centred object's mid-clip centre from the frame centre, fraction of the frame.
+inline constexpr double kCentreJitter = 0.03;
+
 // Scene `index` of `split` for `seed`. `attempt` > 0 draws an alternative (used to resample
 // collisions in the test and compositional splits). Throws core::Error for an unknown split.
-SynthScene sample_scene(std::string_view split, int64_t index, uint64_t seed, double second_object_prob = 0.3,
+SynthScene sample_scene(std::string_view split, int64_t index, uint64_t seed, const SceneOptions& options = {},
                         int attempt = 0);
 
 // The `count` scenes of a split. In test and compositional, a scene whose attribute tuple equals an
 // earlier scene's is redrawn, so tuples are pairwise distinct (core::Error if the split asks for
 // more clips than distinct tuples can be found).
 std::vector<SynthScene> sample_split(std::string_view split, int64_t count, uint64_t seed,
-                                     double second_object_prob = 0.3);
+                                     const SceneOptions& options = {});
 
 // Every caption-relevant attribute of the scene as one string, e.g.
 // "beach|t-shirt red striped large left|circle blue plain small still".
@@ -173,6 +187,9 @@ struct SynthVidConfig {
   int frames = 32;                         // frames per clip (32 at 8 fps = 4 s)
   int clips_per_video = 2;                 // consecutive clips per source video
   double second_object_prob = 0.3;         // probability that a clip holds a second object
+  std::vector<std::string> sizes;          // sizes objects may have (kSynthSizes words; empty = all)
+  std::vector<std::string> motions;        // motions objects may have (kSynthMotions words; empty = all)
+  bool centred = false;                    // primary object centred at mid-clip (SceneOptions::centred)
   bool chinese = false;                    // also write "text_zh" captions
   bool whole_videos = false;               // also write <split>/videos/<video_id>.mp4 (clips concatenated)
   std::string fashion_mnist_dir = std::string(kDefaultFashionMnistDir);  // the four IDX .gz files
@@ -192,6 +209,9 @@ struct SynthVidConfig {
     v("frames", frames);
     v("clips_per_video", clips_per_video);
     v("second_object_prob", second_object_prob);
+    v("sizes", sizes);
+    v("motions", motions);
+    v("centred", centred);
     v("chinese", chinese);
     v("whole_videos", whole_videos);
     v("fashion_mnist_dir", fashion_mnist_dir);
@@ -202,6 +222,8 @@ struct SynthVidConfig {
   void validate() const;
   // Clips the config asks for in `split`.
   int64_t clips_in(std::string_view split) const;
+  // The scene draws this config asks for (words turned into indices; validate() first).
+  SceneOptions scene_options() const;
 };
 
 struct SynthVidSummary {

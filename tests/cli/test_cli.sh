@@ -228,6 +228,8 @@ if [[ ${HDV_VIDEO:-ON} == ON ]]; then
     "$train" synth --out "$work/sv" --clips 8 --test-clips 4 --split train,test --size 64 --frames 12 --seed 2
   expect synth-not-empty 1 "^error: .*$work/sv.*not empty" -- "$train" synth --out "$work/sv" --clips 2 --split train --quiet
   expect synth-bad-split 2 '^error: --split: ' -- "$train" synth --out "$work/sv2" --split training
+  expect synth-bad-sizes 2 '^error: --sizes: expected a comma-separated list of distinct small, medium, large, got "large,huge"$' -- \
+    "$train" synth --out "$work/sv2" --sizes large,huge
   pre=(pretrain --data "$work/sv" --preset hdvila-tiny --python "$python" --batch-size 4 --threads 1 --workers 1 --quiet)
   expect pretrain-bad-lr 2 '^error: --lr: expected float > 0, got "abc"' -- "$train" "${pre[@]}" --out "$work/r" --lr abc
   expect pretrain-bad-stage 2 '^error: --stage: ' -- "$train" "${pre[@]}" --out "$work/r" --stage finetune

@@ -9,6 +9,13 @@
 namespace hdv::train {
 namespace {
 
+// Scene draws with one object per clip.
+SceneOptions one_object_scenes() {
+  SceneOptions options;
+  options.second_object_prob = 0.0;
+  return options;
+}
+
 TEST(ProbeCaptions, SwapsTheTextureWordInItsOwnPlace) {
   auto probes = probe_captions("On a beach, a large red t-shirt with stripes is sliding to the left.", "texture", 1);
   ASSERT_TRUE(probes);
@@ -54,7 +61,7 @@ TEST(ProbeCaptions, LeavesOutCaptionsWithoutExactlyOnePhraseOfTheTrueValue) {
 TEST(ProbeCaptions, RealCaptionsChangeOnlyInTheProbedPhrase) {
   int probed = 0;
   for (int64_t index = 0; index < 200; ++index) {
-    SynthScene scene = sample_scene("test", index, 7, /*second_object_prob=*/0.0);
+    SynthScene scene = sample_scene("test", index, 7, one_object_scenes());
     const std::string text = caption(scene);
     const SynthObject& o = scene.objects[0];
     for (auto [attribute, value] : {std::pair<std::string_view, int>{"texture", o.texture}, {"motion", o.motion},

@@ -33,6 +33,13 @@
 namespace hdv::train {
 namespace {
 
+// Scene draws with one object per clip.
+SceneOptions one_object_scenes() {
+  SceneOptions options;
+  options.second_object_prob = 0.0;
+  return options;
+}
+
 using test::TempDir;
 namespace F = torch::nn::functional;
 
@@ -482,7 +489,7 @@ Blob object_blob(const SynthScene& scene, int t, int frames, int size) {
 TEST(SynthVid, ObjectsMoveAsTheirMotionSays) {
   constexpr int kSize = 96, kFrames = 16;
   std::map<int, int> checked;
-  for (const SynthScene& scene : sample_split("train", 400, 13, 0.0)) {
+  for (const SynthScene& scene : sample_split("train", 400, 13, one_object_scenes())) {
     const int motion = scene.objects[0].motion;
     if (checked[motion] >= 4) continue;
     ++checked[motion];
@@ -513,6 +520,62 @@ TEST(SynthVid, ObjectsMoveAsTheirMotionSays) {
     }
   }
   for (int motion = 0; motion < 8; ++motion) EXPECT_EQ(checked[motion], 4) << kSynthMotions[motion];
+}
+
+TEST(SynthVid, RestrictedDrawsKeepTheOtherAttributes) {
+  // Only sizes and motions change; class, colour, texture and background are those of the default scenes.
+  const SceneOptions one = one_object_scenes();
+  SceneOptions product = one;
+  product.sizes = {2};
+  product.motions = {4};
+  product.centred = true;
+  const std::vector<SynthScene> plain = sample_split("train", 300, 17, one), shots = sample_split("train", 300, 17, product);
+  std::set<int> classes, colours, backgrounds;
+  for (size_t i = 0; i < plain.size(); ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_EQ(shots[i].objects.size(), 1u);
+    const SynthObject &a = plain[i].objects[0], &b = shots[i].objects[0];
+    EXPECT_EQ(b.cls, a.cls);
+    EXPECT_EQ(b.colour, a.colour);
+    EXPECT_EQ(b.texture, a.texture);
+    EXPECT_EQ(shots[i].background, plain[i].background);
+    EXPECT_EQ(b.size, 2);    // large
+    EXPECT_EQ(b.motion, 4);  // still
+    EXPECT_LE(std::abs(b.x - 0.5), kCentreJitter);
+    EXPECT_LE(std::abs(b.y - 0.5), kCentreJitter);
+    classes.insert(b.cls), colours.insert(b.colour), backgrounds.insert(shots[i].background);
+  }
+  EXPECT_EQ(classes.size(), kSynthClasses.size());
+  EXPECT_EQ(colours.size(), kSynthColours.size());
+  EXPECT_EQ(backgrounds.size(), kSynthBackgrounds.size());
+  // Two allowed values are both drawn, about equally often.
+  SceneOptions two_sizes = one;
+  two_sizes.sizes = {0, 2};
+  std::map<int, int> counts;
+  for (const SynthScene& scene : sample_split("train", 400, 17, two_sizes)) ++counts[scene.objects[0].size];
+  EXPECT_EQ(counts.count(1), 0u);
+  EXPECT_GT(counts[0], 150);
+  EXPECT_GT(counts[2], 150);
+}
+
+TEST(SynthVid, CentredObjectsAreCentredAtMidClipAndStayInTheFrame) {
+  constexpr int kSize = 96, kFrames = 17;  // frame 8 is mid-clip
+  SceneOptions centred = one_object_scenes();
+  centred.centred = true;
+  std::map<int, int> checked;
+  for (const SynthScene& scene : sample_split("train", 200, 23, centred)) {
+    const int motion = scene.objects[0].motion;
+    if (checked[motion] >= 2) continue;
+    ++checked[motion];
+    SCOPED_TRACE(attribute_tuple(scene));
+    const Blob middle = object_blob(scene, kFrames / 2, kFrames, kSize);
+    ASSERT_GT(middle.area, 20);
+    // The mask's centroid, not the box centre, so garments' uneven shapes allow a few pixels more.
+    EXPECT_LT(std::abs(middle.x - 0.5 * kSize), kCentreJitter * kSize + 6.0);
+    EXPECT_LT(std::abs(middle.y - 0.5 * kSize), kCentreJitter * kSize + 6.0);
+    for (int t : {0, kFrames - 1}) EXPECT_FALSE(object_blob(scene, t, kFrames, kSize).touches_border);
+  }
+  for (int motion = 0; motion < 8; ++motion) EXPECT_EQ(checked[motion], 2) << kSynthMotions[motion];
 }
 
 TEST(SynthVid, RenderIsDeterministicAndInRange) {
@@ -700,6 +763,19 @@ TEST(SynthVid, ConfigValidationNamesTheField) {
   config = {};
   config.second_object_prob = 1.5;
   HDV_EXPECT_THROW_MSG(config.validate(), core::ConfigError, "second_object_prob=1.5 must be in [0, 1]");
+  config = {};
+  config.sizes = {"large", "huge"};
+  HDV_EXPECT_THROW_MSG(config.validate(), core::ConfigError,
+                       "synthvid config: sizes: \"huge\" is not a size, expected small, medium or large");
+  config = {};
+  config.motions = {"sideways"};
+  HDV_EXPECT_THROW_MSG(config.validate(), core::ConfigError, "motions: \"sideways\" is not a motion");
+  config = {};
+  config.sizes = {"large"};
+  config.motions = {"still", "left"};
+  SceneOptions options = config.scene_options();
+  EXPECT_EQ(options.sizes, std::vector<int>({2}));
+  EXPECT_EQ(options.motions, std::vector<int>({4, 0}));
   config = {};
   core::Json json = core::config_to_json(config);
   EXPECT_EQ(json["size"], 160);
