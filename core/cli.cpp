@@ -4,6 +4,7 @@
 #include <c10/util/Exception.h>
 
 #include <cstdio>
+#include <cmath>
 #include <cstdlib>
 #include <exception>
 
@@ -136,6 +137,19 @@ CLI::Validator positive_number() {
         return {};
       },
       "FLOAT>0");
+}
+
+CLI::Validator non_negative_number() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        char* end = nullptr;
+        double value = std::strtod(text.c_str(), &end);
+        if (text.empty() || end == nullptr || *end != '\0' || !(value >= 0) || !std::isfinite(value)) {
+          return fmt::format("expected float >= 0, got \"{}\"", text);
+        }
+        return {};
+      },
+      "FLOAT>=0");
 }
 
 CLI::Validator non_negative_integer() {

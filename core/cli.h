@@ -45,6 +45,7 @@ std::string describe_parse_error(const CLI::ParseError& error);
 
 // Validators whose failures read "expected <what>, got \"<text>\"".
 CLI::Validator positive_number();       // float > 0
+CLI::Validator non_negative_number();   // finite float >= 0
 CLI::Validator non_negative_integer();  // integer >= 0
 CLI::Validator positive_integer();      // integer > 0
 

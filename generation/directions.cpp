@@ -5,7 +5,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <mutex>
 
 #include "core/checkpoint.h"
@@ -210,6 +212,28 @@ DirectionTable load_directions(const std::filesystem::path& path, const Generato
   return table;
 }
 
+void whiten_directions(DirectionTable& table, double ridge) {
+  if (!(ridge >= 0) || !std::isfinite(ridge)) {
+    throw core::ConfigError(fmt::format("directions: whitening ridge={} must be a finite number >= 0", ridge));
+  }
+  if (!table.relevance.defined() || table.relevance.dim() != 2) throw core::Error("directions: whitening needs a table");
+  torch::NoGradGuard no_grad;
+  const at::Tensor rows = table.relevance.to(torch::kDouble);
+  const at::Tensor measured = rows.norm(2, 1) > 0.5;  // unit rows; toRGB rows are zero
+  const at::Tensor r = rows.index({measured});
+  if (r.size(0) == 0) throw core::Error("directions: whitening needs measured rows; the table has none");
+  const at::Tensor second_moment = r.t().mm(r) / static_cast<double>(r.size(0));
+  const auto [eigenvalues, eigenvectors] = torch::linalg_eigh(second_moment);
+  const double mean_eigenvalue = eigenvalues.mean().item<double>();
+  // A floor keeps full whitening (ridge 0) finite when Σ is singular.
+  const at::Tensor scale = (eigenvalues.clamp_min(0) + std::max(ridge, 1e-6) * mean_eigenvalue).rsqrt();
+  const at::Tensor w = eigenvectors.mm(torch::diag(scale)).mm(eigenvectors.t());
+  at::Tensor whitened = rows.mm(w);
+  whitened = whitened / whitened.norm(2, 1, true).clamp_min(1e-12) * measured.unsqueeze(1).to(torch::kDouble);
+  table.whitening = w.to(torch::kFloat);
+  table.whitened_relevance = whitened.to(torch::kFloat);
+}
+
 at::Tensor text_direction(const at::Tensor& target, const at::Tensor& neutral) {
   at::Tensor d = target - neutral;
   const double norm = d.norm().item<double>();
@@ -227,7 +251,15 @@ GlobalEdit edit_with_directions(const DirectionTable& table, const std::vector<a
                                   table.relevance.size(1)));
   }
   torch::NoGradGuard no_grad;
-  at::Tensor relevance = torch::mv(table.relevance, delta_t.to(table.relevance.device()).to(torch::kFloat));
+  const at::Tensor dt = delta_t.to(table.relevance.device()).to(torch::kFloat);
+  at::Tensor relevance;
+  if (table.whitening.defined()) {
+    at::Tensor whitened_dt = torch::mv(table.whitening, dt);
+    whitened_dt = whitened_dt / whitened_dt.norm().clamp_min(1e-12);
+    relevance = torch::mv(table.whitened_relevance, whitened_dt);
+  } else {
+    relevance = torch::mv(table.relevance, dt);
+  }
   relevance = torch::where(relevance.abs() >= beta, relevance, torch::zeros_like(relevance));
   GlobalEdit edit;
   edit.channels = relevance.ne(0).sum().item<int64_t>();

@@ -8,6 +8,14 @@
 // (neutral, target) prompt pair is an edit: Δt = normalise(E(target) − E(neutral));
 // relevance = table·Δt; channels with |relevance| < β are zeroed, the rest divided by the
 // largest |relevance| and multiplied by their σ; s' = s + α·Δs.
+//
+// Whitened relevance (our addition; docs/generation.md): most channels move the VL image
+// embedding along the same few directions (on the bundled table the first principal direction of
+// the rows holds 32% of their energy), so whatever component Δt has along them selects hundreds
+// of channels, most of them background, for any prompt. whiten_directions() measures the
+// relevance after whitening by the rows' second moment Σ = RᵀR/n:
+// relevance_c = cos(W·r_c, W·Δt) with W = (Σ + ridge·mean_eig(Σ)·I)^(-1/2). A large ridge gives
+// StyleCLIP's plain cosine back; 0 whitens fully.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -54,6 +62,10 @@ struct DirectionTable {
   std::vector<int64_t> offsets;   // first row of each style layer
   int64_t completed_layers = 0;   // layers measured so far (a partial table resumes from here)
   core::Json generator_config;    // the generator it belongs to (checked on use)
+  // Set by whiten_directions (derived, never saved): W [D, D] and the rows W·r_c made unit [rows, D]
+  // (unmeasured rows stay zero). Undefined = StyleCLIP's plain relevance.
+  at::Tensor whitening;
+  at::Tensor whitened_relevance;
 
   bool complete(size_t num_layers) const { return completed_layers >= static_cast<int64_t>(num_layers); }
 };
@@ -89,10 +101,16 @@ struct GlobalEdit {
   int64_t channels = 0;            // channels the edit touches
 };
 
+// Makes edits of `table` use the whitened relevance with this ridge (>= 0, in units of Σ's mean
+// eigenvalue; ConfigError otherwise). The table must be complete.
+inline constexpr double kDefaultWhiteningRidge = 1.0;
+void whiten_directions(DirectionTable& table, double ridge = kDefaultWhiteningRidge);
+
 // Δt = normalise(target − neutral) for unit text embeddings [D].
 at::Tensor text_direction(const at::Tensor& target, const at::Tensor& neutral);
 
-// The edit of `styles` (each [B, C]) along Δt with strength alpha and threshold beta.
+// The edit of `styles` (each [B, C]) along Δt with strength alpha and threshold beta (on the
+// whitened relevance when the table has been whitened).
 GlobalEdit edit_with_directions(const DirectionTable& table, const std::vector<at::Tensor>& styles,
                                 const at::Tensor& delta_t, double alpha, double beta);
 

@@ -50,6 +50,8 @@ struct Options {
   double psi = 0.7;
   int candidates = 4;
   int64_t vl_image_size = 0;
+  bool plain_relevance = false;
+  double ridge = gen::kDefaultWhiteningRidge;
   std::string sheet = "contact_sheet.png";
   bool dry_run = false;
   int workers = 1;  // jobs run side by side, each on its own copy of the models
@@ -233,6 +235,8 @@ int run(Options& options, const CLI::App& app) {
   pipeline_options.vocab = options.vocab;
   pipeline_options.python = options.python;
   pipeline_options.vl_image_size = options.vl_image_size;
+  pipeline_options.plain_relevance = options.plain_relevance;
+  pipeline_options.whitening_ridge = options.ridge;
   bool needs_text = false;
   for (const gen::Job& job : jobs) {
     needs_text = needs_text || job.mode == gen::JobMode::Edit || job.mode == gen::JobMode::EditOptimise ||
@@ -334,6 +338,11 @@ int main(int argc, char** argv) {
   app.add_option("--candidates", options.candidates, "Super-resolution hypotheses per job")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  app.add_option("--ridge", options.ridge, "Global directions: ridge of the whitened relevance (>= 0; 0 whitens fully)")
+      ->check(core::non_negative_number())
+      ->capture_default_str();
+  app.add_flag("--plain-relevance", options.plain_relevance,
+               "Global directions: StyleCLIP's plain relevance instead of the whitened one");
   app.add_option("--vl-image-size", options.vl_image_size,
                  "Resize images to this size for the VL model (0 = the generator's resolution, at least 128)")
       ->check(core::non_negative_integer())
@@ -344,7 +353,7 @@ int main(int argc, char** argv) {
   app.add_option("--neutral", options.job.neutral, "Neutral text for global-direction edits");
   app.add_option("--strength", options.job.strength, "Edit strength alpha")->capture_default_str();
   app.add_option("--lr", options.job.lr, "edit-optimise, sr: peak Adam learning rate (0 = the mode's default: 0.1, 0.4)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(core::non_negative_number())->capture_default_str();
   app.add_option("--beta", options.job.beta, "Disentanglement threshold beta")->capture_default_str();
   app.add_option("--steps", options.job.steps, "Optimisation steps (0 = the mode's default)")
       ->check(core::non_negative_integer())

@@ -121,6 +121,7 @@ Pipeline::Pipeline(const PipelineOptions& options) : state_(std::make_unique<Sta
       throw core::FormatError(fmt::format("{}: table is {} wide, the VL model embeds in {}", s.directions_path.string(),
                                           table.relevance.size(1), s.guide->embed_dim()));
     }
+    if (!options.plain_relevance) whiten_directions(table, options.whitening_ridge);
     s.directions = std::move(table);
   }
 

@@ -45,6 +45,8 @@ struct PipelineOptions {
   bool require_vl = true;            // fail on load when the VL model is missing
   int64_t vl_image_size = 0;         // images are resized to this for the VL model; 0 =
                                      // default_vl_image_size (the generator's resolution, at least 128)
+  bool plain_relevance = false;      // edit: StyleCLIP's relevance instead of the whitened one
+  double whitening_ridge = kDefaultWhiteningRidge;  // edit: ridge of the whitened relevance (directions.h)
   c10::Device device = c10::Device(c10::kCPU);
 };
 

@@ -49,16 +49,21 @@ void add_edit_eval_command(CLI::App& app, core::CommonOptions& common, Commands&
   sub->add_option("--psi", c.psi, "Truncation of the sources")->check(CLI::Range(0.0, 1.0))->capture_default_str();
   sub->add_option("--strength", c.strength, "directions: alpha")->capture_default_str();
   sub->add_option("--beta", c.beta, "directions: beta")->check(CLI::Range(0.0, 0.999))->capture_default_str();
+  sub->add_option("--ridge", options->models.ridge, "directions: ridge of the whitened relevance (>= 0; 0 whitens fully)")
+      ->check(core::non_negative_number())
+      ->capture_default_str();
+  sub->add_flag("--plain-relevance", options->models.plain_relevance,
+                "directions: StyleCLIP's plain relevance instead of the whitened one");
   sub->add_option("--steps", c.optimise.steps, "optimise: Adam steps")->check(core::positive_integer())->capture_default_str();
-  sub->add_option("--lr", c.optimise.lr, "optimise: peak learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--lr", c.optimise.lr, "optimise: peak learning rate")->check(core::positive_number())->capture_default_str();
   sub->add_option("--layers", options->layers, "optimise: the W+ layers that move, BEGIN:END (END empty = through the last)")
       ->capture_default_str();
   sub->add_option("--pixel-lambda", c.optimise.pixel_lambda, "optimise: weight of the pixel MSE to the source image")
-      ->check(CLI::NonNegativeNumber)
+      ->check(core::non_negative_number())
       ->capture_default_str();
   sub->add_option("--direction-lambda", c.optimise.direction_lambda,
                   "optimise: weight of the directional term (image step along the neutral -> prompt text step)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(core::non_negative_number())
       ->capture_default_str();
   sub->add_option("--views", c.optimise.views, "optimise: shifted/mirrored views the similarity is averaged over")
       ->check(core::positive_integer())
@@ -83,6 +88,9 @@ void add_edit_eval_command(CLI::App& app, core::CommonOptions& common, Commands&
     options->config.validate();
     core::log_info("edit-eval: attribute {}, method {}, {} source(s) per target value, seed {}", options->config.attribute,
                    options->config.method, options->config.images, options->config.seed);
+    const std::string relevance =
+        options->models.plain_relevance ? "plain" : fmt::format("whitened, ridge {}", options->models.ridge);
+    if (options->config.method == "directions") core::log_info("edit-eval: relevance {}", relevance);
     if (options->workers > 1) {
       core::log_info("{} workers, {} CPU thread(s) each", options->workers, gen::threads_per_worker(options->workers));
     }
@@ -96,7 +104,11 @@ void add_edit_eval_command(CLI::App& app, core::CommonOptions& common, Commands&
     };
     for (const gen::EditScore& s : result.per_value) print(s);
     print(result.total);
-    if (!options->json.empty()) core::write_json_file(options->json, result.to_json(options->config));
+    if (!options->json.empty()) {
+      core::Json json = result.to_json(options->config);
+      if (options->config.method == "directions") json["relevance"] = relevance;
+      core::write_json_file(options->json, json);
+    }
   }});
 }
 

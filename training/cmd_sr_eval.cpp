@@ -79,7 +79,7 @@ void add_sr_eval_command(CLI::App& app, core::CommonOptions& common, Commands& c
       ->capture_default_str();
   sub->add_option("--steps", c.sr.steps, "Search steps per candidate")->check(core::positive_integer())->capture_default_str();
   sub->add_option("--candidates", c.sr.candidates, "Hypotheses per image (the best is scored)")->check(core::positive_integer())->capture_default_str();
-  sub->add_option("--text-weight", c.sr.text_weight, "Weight of the VL text term")->check(CLI::NonNegativeNumber)->capture_default_str();
+  sub->add_option("--text-weight", c.sr.text_weight, "Weight of the VL text term")->check(core::non_negative_number())->capture_default_str();
   sub->add_option("--seed", c.sr.seed, "First search seed (image i uses seed + i, with and without the prompt)")
       ->check(core::non_negative_integer())->capture_default_str();
   sub->add_option("--generator", options->models.generator, "Generator checkpoint (default: the bundled model)");

@@ -12,6 +12,8 @@ namespace hdv::train {
 struct PipelineFlags {
   std::string generator, vl_model, oracle, directions, vocab;  // "" = the Pipeline's default
   std::string python = core::default_python();                 // the venv's Python (default vocabulary)
+  bool plain_relevance = false;                                // global directions: StyleCLIP's relevance
+  double ridge = gen::kDefaultWhiteningRidge;                  // global directions: whitening ridge
 
   gen::PipelineOptions options(c10::Device device) const {
     gen::PipelineOptions p;
@@ -22,6 +24,8 @@ struct PipelineFlags {
     p.directions = directions;
     p.vocab = vocab;
     p.python = python;
+    p.plain_relevance = plain_relevance;
+    p.whitening_ridge = ridge;
     return p;
   }
 };

@@ -298,6 +298,8 @@ PY
   fi
   expect edit-eval-bad-workers 2 '^error: --workers: expected integer > 0, got "0"$' -- \
     "$train" edit-eval --generator g --vl-model v --oracle o --workers 0
+  expect edit-eval-bad-ridge 2 '^error: --ridge: expected float >= 0, got "-1"$' -- \
+    "$train" edit-eval --generator g --vl-model v --oracle o --ridge -1
 fi
 
 echo "$passes passed, $failures failed"

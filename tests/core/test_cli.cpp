@@ -33,6 +33,12 @@ TEST(Cli, ValidatorsSayExpectedAndGot) {
   int steps = 1;
   app.add_option("--lr", lr)->check(positive_number());
   app.add_option("--steps", steps)->check(positive_integer());
+  double ridge = 1;
+  app.add_option("--ridge", ridge)->check(non_negative_number());
+  EXPECT_EQ(parse_error_of(app, {"--ridge", "-0.5"}), "--ridge: expected float >= 0, got \"-0.5\"");
+  EXPECT_EQ(parse_error_of(app, {"--ridge", "inf"}), "--ridge: expected float >= 0, got \"inf\"");
+  EXPECT_EQ(parse_error_of(app, {"--ridge", "0"}), "(no error)");
+  EXPECT_EQ(ridge, 0.0);
   EXPECT_EQ(parse_error_of(app, {"--lr", "abc"}), "--lr: expected float > 0, got \"abc\"");
   EXPECT_EQ(parse_error_of(app, {"--lr", "-1"}), "--lr: expected float > 0, got \"-1\"");
   EXPECT_EQ(parse_error_of(app, {"--steps", "0"}), "--steps: expected integer > 0, got \"0\"");

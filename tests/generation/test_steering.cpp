@@ -81,6 +81,47 @@ TEST(GlobalDirections, ThresholdScaleAndChannelCount) {
             "edit: text direction has shape [3], expected [2]");
 }
 
+// One conv layer of 4 channels, D = 3: every row shares a strong e2 component,
+// r = normalise(±e0 + 2e2) and normalise(±e1 + 2e2). Σ = RᵀR/4 = diag(0.1, 0.1, 0.8).
+DirectionTable shared_component_table() {
+  DirectionTable table;
+  table.mean = {torch::zeros({4})};
+  table.std = {torch::ones({4})};
+  table.offsets = {0};
+  table.relevance = torch::tensor({1.0f, 0.0f, 2.0f, -1.0f, 0.0f, 2.0f, 0.0f, 1.0f, 2.0f, 0.0f, -1.0f, 2.0f}).reshape({4, 3}) /
+                    std::sqrt(5.0f);
+  table.completed_layers = 1;
+  return table;
+}
+
+TEST(GlobalDirections, WhitenedRelevanceDiscountsTheSharedDirection) {
+  const std::vector<at::Tensor> styles = {torch::zeros({1, 4})};
+  const at::Tensor dt = torch::tensor({1.0f, 0.0f, 1.0f}) / std::sqrt(2.0f);
+  // Plain: relevance (3, 1, 2, 2)/√10 -> β 0.25 keeps all four, all pushed the same way.
+  DirectionTable table = shared_component_table();
+  GlobalEdit plain = edit_with_directions(table, styles, dt, 1.0, 0.25);
+  EXPECT_EQ(plain.channels, 4);
+  EXPECT_TRUE(torch::allclose(plain.styles[0], torch::tensor({{1.0f, 1.0f / 3, 2.0f / 3, 2.0f / 3}}), 1e-5, 1e-6));
+  // Full whitening: W = diag(√10, √10, √1.25) (the 1e-6 ridge floor aside) gives relevance
+  // (0.9623, -0.5774, 0.1925, 0.1925): β 0.25 keeps channels 0 and 1, channel 1 now pushed the
+  // other way (-0.5774 / 0.9623 = -0.6), because its specific part (-e0) opposes Δt.
+  whiten_directions(table, 0.0);
+  GlobalEdit whitened = edit_with_directions(table, styles, dt, 1.0, 0.25);
+  EXPECT_EQ(whitened.channels, 2);
+  EXPECT_TRUE(torch::allclose(whitened.styles[0], torch::tensor({{1.0f, -0.6f, 0.0f, 0.0f}}), 1e-4, 1e-5));
+  // A huge ridge is StyleCLIP's plain relevance again.
+  whiten_directions(table, 1e6);
+  GlobalEdit almost_plain = edit_with_directions(table, styles, dt, 1.0, 0.25);
+  EXPECT_EQ(almost_plain.channels, 4);
+  EXPECT_TRUE(torch::allclose(almost_plain.styles[0], plain.styles[0], 1e-4, 1e-5));
+  // Unmeasured (zero) rows stay out; a negative ridge is refused, naming it.
+  DirectionTable with_rgb = hand_table();
+  whiten_directions(with_rgb, 1.0);
+  EXPECT_EQ(with_rgb.whitened_relevance.slice(0, 3).abs().sum().item<float>(), 0.0f);
+  EXPECT_EQ(error_text<core::ConfigError>([&] { whiten_directions(table, -1.0); }),
+            "directions: whitening ridge=-1 must be a finite number >= 0");
+}
+
 TEST(GlobalDirections, TextDirectionIsUnitAndRejectsEqualPrompts) {
   const at::Tensor d = text_direction(torch::tensor({1.0f, 0.0f}), torch::tensor({0.0f, 1.0f}));
   EXPECT_NEAR(d.norm().item<double>(), 1.0, 1e-6);
