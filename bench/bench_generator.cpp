@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
   std::string preset = "stylegan2-small-128", save_weights, edit_generator, edit_vl, edit_directions;
   std::vector<int64_t> batches = {1, 8};
   int runs = 20, warmup = 3;
-  bool train = false;
+  bool train = false, plain_relevance = false;
   core::CommonOptions common;
   CLI::App app{"hdv_bench_generator: StyleGAN2 forward and global-direction edit latency", "hdv_bench_generator"};
   app.add_option("--preset", preset, "Generator preset")->capture_default_str();
@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
   app.add_option("--edit-generator", edit_generator, "Time a global-direction edit with this generator ...");
   app.add_option("--edit-vl", edit_vl, "... this VL model ...");
   app.add_option("--edit-directions", edit_directions, "... and this direction table");
+  app.add_flag("--edit-plain-relevance", plain_relevance, "Time the edit with StyleCLIP's plain relevance (default: whitened)");
   app.add_flag("--train", train, "Also time forward + backward (a G training pass) in fp32 and bf16 autocast");
   core::add_common_options(app, common);
   return core::run_cli(app, argc, argv, [&] {
@@ -107,9 +108,11 @@ int main(int argc, char** argv) {
       options.vl_model = edit_vl;
       options.directions = edit_directions;
       options.python = core::default_python();
+      options.plain_relevance = plain_relevance;
       gen::Pipeline pipeline(options);
       gen::Rendered start = pipeline.sample(1);
-      time_it("global-direction edit (prompt pair -> image)", warmup, runs,
+      time_it(fmt::format("global-direction edit (prompt pair -> image, {} relevance)", plain_relevance ? "plain" : "whitened"),
+              warmup, runs,
               [&] { pipeline.edit(start.latent, "a red t-shirt", "a t-shirt", 4.1, 0.15); });
     }
   });
