@@ -48,18 +48,16 @@ std::vector<std::string> parse_words(const std::string& flag, const std::string&
   if (text.empty()) return words;
   std::string choices;
   for (std::string_view word : vocabulary) choices += fmt::format("{}{}", choices.empty() ? "" : ", ", word);
+  auto fail = [&] {
+    throw core::UsageError(fmt::format("{}: expected a comma-separated list of distinct {}, got \"{}\"", flag, choices, text));
+  };
+  if (text.back() == ',') fail();  // getline drops a trailing empty item
   std::stringstream stream(text);
   for (std::string item; std::getline(stream, item, ',');) {
     bool known = std::find(vocabulary.begin(), vocabulary.end(), item) != vocabulary.end();
     bool repeated = std::find(words.begin(), words.end(), item) != words.end();
-    if (!known || repeated) {
-      throw core::UsageError(
-          fmt::format("{}: expected a comma-separated list of distinct {}, got \"{}\"", flag, choices, text));
-    }
+    if (!known || repeated) fail();
     words.push_back(item);
-  }
-  if (text.back() == ',') {
-    throw core::UsageError(fmt::format("{}: expected a comma-separated list of distinct {}, got \"{}\"", flag, choices, text));
   }
   return words;
 }
