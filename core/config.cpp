@@ -55,6 +55,11 @@ Json parse_json(std::string_view text, std::string_view source) {
     auto colon = what.find(": ", pos == std::string::npos ? 0 : pos);
     std::string reason = colon == std::string::npos ? what : what.substr(colon + 2);
     throw FormatError(fmt::format("{}: invalid JSON at line {}, column {}: {}", source, line, column, reason));
+  } catch (const nlohmann::json::exception& e) {
+    // Well-formed text the parser still refuses, such as a number beyond double (1e400).
+    std::string what = e.what();
+    const auto bracket = what.find("] ");
+    throw FormatError(fmt::format("{}: invalid JSON: {}", source, bracket == std::string::npos ? what : what.substr(bracket + 2)));
   }
 }
 

@@ -1,9 +1,10 @@
 // hdvila-generate: headless, batch text-guided generation (sample, invert, edit, edit-optimise,
 // super-resolve) from a JSONL job file or one job given by flags. See docs/generate.md.
 //
-// Every job line is parsed and checked before any work starts (a malformed file changes nothing).
-// A job that fails at run time (missing or unreadable image, empty prompt, a model it needs is
-// absent) is recorded in results.jsonl with its error and the batch goes on; the exit status is 1
+// Every job line is parsed and checked before any work starts; a line that is not a valid job (bad
+// JSON, an unknown or missing field) is reported at once, recorded in results.jsonl as a failed job
+// and not run. A job that fails at run time (missing or unreadable image, empty prompt, a model it
+// needs is absent) is recorded in results.jsonl with its error and the batch goes on; the exit status is 1
 // when any job failed. Images are written atomically; results.jsonl is rewritten (atomically)
 // after every job, so it always lists exactly the jobs finished so far. With --workers N, N jobs
 // run side by side, each worker on its own Pipeline (a copy of the models) and --threads / N CPU
@@ -200,13 +201,28 @@ void run_job(gen::Pipeline& pipeline, const gen::Job& job, const Options& option
   result["oracle"] = reading_json(pipeline.read_attributes(primary));
 }
 
+// A job that failed keeps none of the files it wrote before the failure (an edit's source image,
+// say), so that every file in the output folder belongs to a job results.jsonl calls ok.
+void record_failure(core::Json& result, const std::string& error, const fs::path& out_dir) {
+  if (result.contains("files")) {
+    for (const core::Json& name : result["files"]) {
+      std::error_code ignored;  // a file that is already gone is what we want
+      fs::remove(out_dir / name.get<std::string>(), ignored);
+    }
+    result.erase("files");
+  }
+  result["ok"] = false;
+  result["error"] = error;
+  core::log_error("{}: {}", result["job"].get<std::string>(), error);
+}
+
 int run(Options& options, const CLI::App& app) {
   core::apply_log_options(options.common);
   const bool from_flags = app.count("--mode") > 0;
   if (from_flags == !options.jobs_file.empty()) {
     throw core::UsageError("--jobs / --mode: give exactly one (a job file, or one job from flags)");
   }
-  std::vector<gen::Job> jobs;
+  std::vector<gen::JobLine> lines;
   if (from_flags) {
     gen::Job job = options.job;
     job.where = "flags";
@@ -214,17 +230,54 @@ int run(Options& options, const CLI::App& app) {
     if (options.seed >= 0) job.seed = options.seed;
     if (job.output.empty()) job.output = "output";
     gen::validate_job(job);
-    jobs.push_back(std::move(job));
+    lines.push_back({job.where, std::move(job), ""});
   } else {
-    jobs = gen::read_job_file(options.jobs_file);
+    lines = gen::read_job_file(options.jobs_file);
   }
-  core::log_debug("{} job(s) validated", jobs.size());
+  // Lines that are not valid jobs are reported now, recorded as failed jobs and never run.
+  std::vector<size_t> runnable;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i].job) {
+      runnable.push_back(i);
+    } else {
+      core::log_error("{}", lines[i].error);
+    }
+  }
+  const size_t invalid = lines.size() - runnable.size();
+  core::log_debug("{} job(s) validated, {} line(s) invalid", runnable.size(), invalid);
   if (options.dry_run) {
-    for (const gen::Job& job : jobs) {
+    for (size_t i : runnable) {
+      const gen::Job& job = *lines[i].job;
       std::printf("%s\t%s\t%s\n", job.where.c_str(), std::string(gen::job_mode_name(job.mode)).c_str(),
                   job.output.c_str());
     }
-    return 0;
+    return invalid > 0 ? 1 : 0;
+  }
+  // Shared by the workers, under `mutex`: results and sheet rows are kept in job-file order,
+  // whatever order the jobs finish in; results.jsonl is rewritten after every job.
+  std::mutex mutex;
+  std::vector<std::optional<core::Json>> results(lines.size());
+  auto write_results = [&] {
+    std::string text;
+    for (const std::optional<core::Json>& line : results) {
+      // Bytes that are not UTF-8 (a file name from the command line) become U+FFFD, never an exception.
+      if (line) text += line->dump(-1, ' ', false, core::Json::error_handler_t::replace) + "\n";
+    }
+    core::write_file_atomic(fs::path(options.out_dir) / "results.jsonl", text);
+  };
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (!lines[i].job) results[i] = core::Json{{"job", lines[i].where}, {"ok", false}, {"error", lines[i].error}, {"seconds", 0.0}};
+  }
+  int failed = static_cast<int>(invalid);
+  auto summary = [&] {
+    std::fprintf(stderr, "%zu job(s), %d failed; outputs and results.jsonl in %s\n", lines.size(), failed,
+                 options.out_dir.c_str());
+    return failed > 0 ? 1 : 0;
+  };
+  if (runnable.empty()) {
+    fs::create_directories(options.out_dir);
+    write_results();
+    return summary();
   }
   gen::PipelineOptions pipeline_options;
   pipeline_options.device = core::apply_common_options(options.common);
@@ -238,14 +291,15 @@ int run(Options& options, const CLI::App& app) {
   pipeline_options.plain_relevance = options.plain_relevance;
   pipeline_options.whitening_ridge = options.ridge;
   bool needs_text = false;
-  for (const gen::Job& job : jobs) {
+  for (size_t i : runnable) {
+    const gen::Job& job = *lines[i].job;
     needs_text = needs_text || job.mode == gen::JobMode::Edit || job.mode == gen::JobMode::EditOptimise ||
                  (job.mode == gen::JobMode::SuperResolve && !job.prompt.empty());
   }
   pipeline_options.require_vl = needs_text;
   // One pipeline (a copy of every model) per worker, loaded before any job runs so that a bad
   // model file fails the batch at once.
-  const int workers = static_cast<int>(std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(options.workers), jobs.size())));
+  const int workers = static_cast<int>(std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(options.workers), runnable.size())));
   std::vector<gen::Pipeline> pipelines = gen::load_pipelines(pipeline_options, workers);
   const gen::Pipeline& first = pipelines.front();
   core::log_info("models: generator {}; VL model {}; directions {}; oracle {}", first.generator_path().string(),
@@ -258,21 +312,17 @@ int run(Options& options, const CLI::App& app) {
     options.job_progress = core::log_level() > core::LogLevel::Info ? core::ProgressStyle::Silent : core::ProgressStyle::Lines;
   }
   fs::create_directories(options.out_dir);
+  if (invalid > 0) write_results();
 
   const int64_t cell =
       options.sheet.empty() ? 0 : std::min(pipelines.front().generator().config().resolution, kMaxSheetCell);
-  // Shared by the workers, under `mutex`: results and sheet rows are kept in job order, whatever
-  // order the jobs finish in.
-  std::mutex mutex;
-  std::vector<std::optional<core::Json>> results(jobs.size());
-  std::vector<std::vector<at::Tensor>> sheet_rows(jobs.size());
+  std::vector<std::vector<at::Tensor>> sheet_rows(lines.size());
   size_t finished = 0;
-  int failed = 0;
   core::ConsoleProgress overall("jobs", "jobs", workers > 1 ? options.job_progress : core::ProgressStyle::Auto);
 
-  gen::for_each_on_workers(pipelines, static_cast<int64_t>(jobs.size()), [&](gen::Pipeline& pipeline, int64_t item) {
-    const size_t i = static_cast<size_t>(item);
-    const gen::Job& job = jobs[i];
+  gen::for_each_on_workers(pipelines, static_cast<int64_t>(runnable.size()), [&](gen::Pipeline& pipeline, int64_t item) {
+    const size_t i = runnable[static_cast<size_t>(item)];
+    const gen::Job& job = *lines[i].job;
     core::Json result = {{"job", job.where}, {"mode", std::string(gen::job_mode_name(job.mode))}, {"output", job.output}};
     if (!job.prompt.empty()) result["prompt"] = job.prompt;
     SheetRow row{cell, {}};
@@ -284,25 +334,17 @@ int run(Options& options, const CLI::App& app) {
     } catch (const gen::Cancelled&) {
       throw;
     } catch (const core::Error& e) {
-      result["ok"] = false;
-      result["error"] = e.what();
-      core::log_error("{}: {}", job.where, e.what());
+      record_failure(result, e.what(), options.out_dir);
     } catch (const c10::Error& e) {
-      result["ok"] = false;
-      result["error"] = e.what_without_backtrace();
-      core::log_error("{}: {}", job.where, e.what_without_backtrace());
+      record_failure(result, e.what_without_backtrace(), options.out_dir);
     }
     result["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::lock_guard<std::mutex> lock(mutex);
     if (ok && !row.tiles.empty()) sheet_rows[i] = std::move(row.tiles);
     failed += ok ? 0 : 1;
     results[i] = std::move(result);
-    std::string text;
-    for (const std::optional<core::Json>& line : results) {
-      if (line) text += line->dump() + "\n";
-    }
-    core::write_file_atomic(fs::path(options.out_dir) / "results.jsonl", text);
-    overall.update(static_cast<int64_t>(++finished), static_cast<int64_t>(jobs.size()));
+    write_results();
+    overall.update(static_cast<int64_t>(++finished), static_cast<int64_t>(runnable.size()));
   });
   overall.finish();
   sheet_rows.erase(std::remove_if(sheet_rows.begin(), sheet_rows.end(), [](const auto& r) { return r.empty(); }),
@@ -313,9 +355,7 @@ int run(Options& options, const CLI::App& app) {
     std::fprintf(stderr, "contact sheet (one row per finished job, its files in results.jsonl order): %s\n",
                  sheet.c_str());
   }
-  std::fprintf(stderr, "%zu job(s), %d failed; outputs and results.jsonl in %s\n", jobs.size(), failed,
-               options.out_dir.c_str());
-  return failed > 0 ? 1 : 0;
+  return summary();
 }
 
 }  // namespace

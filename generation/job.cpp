@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <limits>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -85,8 +87,10 @@ void validate_job(const Job& job) {
   }
   if (job.beta < 0 || job.beta >= 1) field_error(where, "beta", fmt::format("expected 0 <= beta < 1, got {}", job.beta));
   if (job.seed && *job.seed < 0) field_error(where, "seed", fmt::format("expected integer >= 0, got {}", *job.seed));
-  if (job.output.find('/') != std::string::npos || job.output == "." || job.output == "..") {
-    field_error(where, "output", fmt::format("expected a file name without folders, got \"{}\"", job.output));
+  const bool control = std::any_of(job.output.begin(), job.output.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+  if (job.output.find('/') != std::string::npos || job.output == "." || job.output == ".." || control) {
+    field_error(where, "output",
+                fmt::format("expected a file name without folders or control characters, got {}", core::Json(job.output).dump()));
   }
 }
 
@@ -111,6 +115,9 @@ Job parse_job(const Json& json, const std::string& where) {
     if (!json.contains(key)) return std::nullopt;
     if (!json[key].is_number_integer()) {
       field_error(where, key, "expected an integer, got " + core::describe_json_value(json[key]));
+    }
+    if (json[key].is_number_unsigned() && json[key].get<uint64_t>() > uint64_t{std::numeric_limits<int64_t>::max()}) {
+      field_error(where, key, fmt::format("expected an integer below 2^63, got {}", json[key].get<uint64_t>()));
     }
     return json[key].get<int64_t>();
   };
@@ -145,23 +152,33 @@ Job parse_job(const Json& json, const std::string& where) {
   return job;
 }
 
-std::vector<Job> read_job_file(const std::filesystem::path& path) {
+std::vector<JobLine> read_job_file(const std::filesystem::path& path) {
   std::ifstream in(path);
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw core::IoError(fmt::format("{}: no such file", path.string()));
   if (!in) throw core::IoError(fmt::format("{}: cannot read", path.string()));
-  std::vector<Job> jobs;
+  std::vector<JobLine> lines;
+  std::map<std::string, int> output_line;  // output name -> the line that writes it
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
     auto first = line.find_first_not_of(" \t\r");
     if (first == std::string::npos || line[first] == '#') continue;
-    const std::string where = fmt::format("{}:{}", path.string(), number);
-    Job job = parse_job(core::parse_json(line, where), where);
-    if (job.output.empty()) job.output = fmt::format("job-{}", number);
-    jobs.push_back(std::move(job));
+    JobLine entry;
+    entry.where = fmt::format("{}:{}", path.string(), number);
+    try {
+      Job job = parse_job(core::parse_json(line, entry.where), entry.where);
+      if (job.output.empty()) job.output = fmt::format("job-{}", number);
+      if (auto [it, fresh] = output_line.emplace(job.output, number); !fresh) {
+        field_error(entry.where, "output", fmt::format("\"{}\" is already the output of line {}", job.output, it->second));
+      }
+      entry.job = std::move(job);
+    } catch (const core::Error& e) {
+      entry.error = e.what();
+    }
+    lines.push_back(std::move(entry));
   }
-  if (jobs.empty()) throw core::FormatError(fmt::format("{}: no jobs (expected one JSON object per line)", path.string()));
-  return jobs;
+  if (lines.empty()) throw core::FormatError(fmt::format("{}: no jobs (expected one JSON object per line)", path.string()));
+  return lines;
 }
 
 }  // namespace hdv::gen

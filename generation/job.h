@@ -10,7 +10,8 @@
 //   edit-optimise  prompt, and input or seed; optional steps, lr, invert_steps
 //   sr             input; optional prompt, scale (4, 8 or 16), steps
 // Every line is validated before any work starts: unknown keys, wrong types, missing or
-// meaningless fields are errors naming file:line and the field.
+// meaningless fields are errors naming file:line and the field. A line with such an error is not
+// run; hdvila-generate records it as a failed job and runs the others.
 #pragma once
 
 #include <cstdint>
@@ -54,7 +55,18 @@ void validate_job(const Job& job);
 // Parses one JSON object into a validated Job.
 Job parse_job(const core::Json& json, const std::string& where);
 
-// Reads a JSONL job file (blank lines and lines starting with '#' are skipped).
-std::vector<Job> read_job_file(const std::filesystem::path& path);
+// One line of a job file: the job it holds, or why it holds none.
+struct JobLine {
+  std::string where;       // "jobs.jsonl:3"
+  std::optional<Job> job;  // empty when the line is not a valid job
+  std::string error;       // then: the problem, naming `where` and the field
+};
+
+// Reads a JSONL job file (blank lines and lines starting with '#' are skipped) and validates every
+// line. A line that is not a valid job (bad JSON, an unknown, missing or mistyped field, an output
+// name an earlier line already uses) comes back with its error, so that a batch can record it as a
+// failed job and run the others. Throws IoError when the file cannot be read, FormatError when it
+// has no job lines at all.
+std::vector<JobLine> read_job_file(const std::filesystem::path& path);
 
 }  // namespace hdv::gen

@@ -80,6 +80,17 @@ std::string derive_neutral(const std::string& prompt) {
   return last;
 }
 
+std::string neutral_prompt(const std::string& prompt, const std::string& neutral, std::string_view mode) {
+  if (!neutral.empty()) return neutral;
+  std::string derived = derive_neutral(prompt);
+  if (derived == prompt) {
+    throw core::Error(fmt::format("{}: no neutral prompt can be derived from \"{}\" (the article and last word of an "
+                                  "English prompt); give one (job field \"neutral\", flag --neutral)",
+                                  mode, prompt));
+  }
+  return derived;
+}
+
 Pipeline::Pipeline(const PipelineOptions& options) : state_(std::make_unique<State>()) {
   State& s = *state_;
   s.device = options.device;
@@ -187,7 +198,7 @@ EditResult Pipeline::edit(const Latent& latent, const std::string& prompt, const
                                   s.directions_path.string()));
   }
   EditResult out;
-  out.neutral = neutral.empty() ? derive_neutral(prompt) : neutral;
+  out.neutral = neutral_prompt(prompt, neutral, "edit");
   const at::Tensor delta = text_direction(s.embed_text("edit", prompt), s.embed_text("edit", out.neutral));
   torch::NoGradGuard no_grad;
   GeneratorImpl& g = *s.generator;
@@ -207,7 +218,7 @@ OptimiseEditResult Pipeline::edit_optimise(const Latent& latent, const std::stri
   const at::Tensor target = s.embed_text("edit-optimise", prompt);
   at::Tensor direction;
   if (config.direction_lambda > 0) {
-    direction = text_direction(target, s.embed_text("edit-optimise", neutral.empty() ? derive_neutral(prompt) : neutral));
+    direction = text_direction(target, s.embed_text("edit-optimise", neutral_prompt(prompt, neutral, "edit-optimise")));
   }
   OptimiseResult r =
       gen::edit_optimise(*s.generator, guide, latent.ws.to(s.device), target, config, progress, cancel, direction);

@@ -127,4 +127,9 @@ class Pipeline {
 // ("a red shirt" -> "a shirt", "striped sandal" -> "sandal").
 std::string derive_neutral(const std::string& prompt);
 
+// The neutral prompt of an edit in `mode`: `neutral` when given, else derived from `prompt`.
+// Throws core::Error when the derived one is the prompt itself (one word, or text without spaces
+// such as Chinese), which could give no direction.
+std::string neutral_prompt(const std::string& prompt, const std::string& neutral, std::string_view mode);
+
 }  // namespace hdv::gen

@@ -37,7 +37,7 @@ import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
 asked = hit = 0
 for r in rows:
-    if r["mode"] not in ("edit", "edit-optimise") or not r.get("ok"):
+    if r.get("mode") not in ("edit", "edit-optimise") or not r.get("ok"):
         continue
     words = r["prompt"].split()
     for attribute, values in (("colour", ["red", "orange", "yellow", "green", "blue", "purple", "pink", "white"]),
@@ -53,7 +53,7 @@ for r in rows:
 if asked:
     print(f"{hit} of {asked} edits ({100.0 * hit / asked:.0f}%) carry the requested attribute by the oracle")
 for r in rows:
-    if r["mode"] == "sr" and r.get("ok"):
+    if r.get("mode") == "sr" and r.get("ok"):
         best = r["candidates"][0]
         texture = r["oracle"]["texture"]["value"] if r.get("oracle") else "?"
         print(f'  {r["output"]:<24} sr {("“" + r["prompt"] + "”") if r.get("prompt") else "(no prompt)"}: '

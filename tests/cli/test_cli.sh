@@ -66,9 +66,9 @@ expect inspect-malformed 1 "^error: $work/bad-entry.safetensors: invalid safeten
 expect inspect-missing 1 "^error: $work/none.safetensors: no such file" -- "$train" inspect "$work/none.safetensors"
 
 # Job-file errors name file:line and field.
-printf '{"mode": "sample", "seed": 1}\n{"mode": "edit", "input": "a.png"}\n' > "$work/jobs.jsonl"
+printf '\n{"mode": "edit", "input": "a.png"}\n' > "$work/jobs.jsonl"
 expect generate-bad-job 1 "^error: $work/jobs.jsonl:2: field \"prompt\": required for mode edit" -- \
-  "$generate" --jobs "$work/jobs.jsonl" --out "$work/out"
+  "$generate" --jobs "$work/jobs.jsonl" --dry-run
 printf '{"mode": "sample", "seed": 1}\n{"mode": "sr", "input": "a.png", "scale": 16}\n' > "$work/ok.jsonl"
 expect generate-dry-run 0 "ok.jsonl:2	sr	job-2" -- "$generate" --jobs "$work/ok.jsonl" --dry-run
 
@@ -102,16 +102,20 @@ else
   echo "FAIL generate-sample-files: no output.png or ok result"; failures=$((failures + 1))
 fi
 printf 'not a png' > "$work/corrupt.png"
+# A missing input, an undecodable image and a broken line (cut-off JSON): the other jobs run, and
+# results.jsonl names all three failures in job-file order; exit status 1.
 printf '%s\n' '{"mode": "sample", "seed": 1, "output": "first"}' \
   "{\"mode\": \"sr\", \"input\": \"$work/absent.png\", \"scale\": 4}" \
   "{\"mode\": \"invert\", \"input\": \"$work/corrupt.png\", \"steps\": 2}" \
+  '{"mode": "sample", "seed": ' \
   '{"mode": "sample", "seed": 2, "output": "last"}' > "$work/batch.jsonl"
 out=$("$generate" --jobs "$work/batch.jsonl" --generator "$gen" --out "$work/batch" 2>&1); rc=$?
 results="$work/batch/results.jsonl"
-if [[ $rc -eq 1 ]] && [[ -f $work/batch/first.png ]] && [[ -f $work/batch/last.png ]] && [[ $(wc -l <"$results") -eq 4 ]] &&
+if [[ $rc -eq 1 ]] && [[ -f $work/batch/first.png ]] && [[ -f $work/batch/last.png ]] && [[ $(wc -l <"$results") -eq 5 ]] &&
    grep -q "\"job\":\"$work/batch.jsonl:2\".*\"error\":\"$work/absent.png: no such file" "$results" &&
    grep -q "\"job\":\"$work/batch.jsonl:3\".*\"error\":\"$work/corrupt.png: cannot decode image" "$results" &&
-   grep -q '4 job(s), 2 failed' <<<"$out"; then
+   [[ $(sed -n 4p "$results") == "{\"job\":\"$work/batch.jsonl:4\",\"ok\":false,\"error\":\"$work/batch.jsonl:4: invalid JSON at line 1, column 28: syntax error"* ]] &&
+   grep -q '5 job(s), 3 failed' <<<"$out"; then
   echo "ok   generate-batch-records-failures"; passes=$((passes + 1))
 else
   echo "FAIL generate-batch-records-failures: exit $rc"; echo "$out" | head -20 | sed 's/^/    /'
@@ -124,7 +128,7 @@ out=$("$generate" --jobs "$work/batch.jsonl" --generator "$gen" --out "$work/bat
 strip_times() { "$python" -c 'import json, sys
 for line in open(sys.argv[1]):
     r = json.loads(line); r.pop("seconds"); print(json.dumps(r, sort_keys=True))' "$1"; }
-if [[ $rc -eq 1 ]] && grep -q '2 workers, 1 CPU thread(s) each' <<<"$out" && grep -q '4 job(s), 2 failed' <<<"$out" &&
+if [[ $rc -eq 1 ]] && grep -q '2 workers, 1 CPU thread(s) each' <<<"$out" && grep -q '5 job(s), 3 failed' <<<"$out" &&
    [[ -s $work/batch1/results.jsonl ]] && [[ "$(strip_times "$work/batch1/results.jsonl")" == "$(strip_times "$work/batch2/results.jsonl")" ]] &&
    cmp -s "$work/batch1/first.png" "$work/batch2/first.png" && cmp -s "$work/batch1/last.png" "$work/batch2/last.png" &&
    cmp -s "$work/batch1/contact_sheet.png" "$work/batch2/contact_sheet.png"; then

@@ -99,6 +99,11 @@ TEST(Config, InvalidJsonFileGivesLineAndColumn) {
   HDV_EXPECT_THROW_MSG(load_config_file(dir / "bad.json", config), FormatError, "bad.json: invalid JSON at line 3, column 3");
 }
 
+TEST(Config, NumberBeyondDoubleIsAFormatError) {
+  HDV_EXPECT_THROW_MSG(parse_json(R"({"strength": 1e400})", "jobs.jsonl:4"), FormatError,
+                       "jobs.jsonl:4: invalid JSON: number overflow parsing '1e400'");
+}
+
 TEST(Config, MissingFileIsAnIoError) {
   ModelConfig config;
   HDV_EXPECT_THROW_MSG(load_config_file("/nonexistent/run.json", config), IoError, "/nonexistent/run.json: no such file");

@@ -21,8 +21,15 @@ TEST(Job, ParsesEveryMode) {
                     R"({"mode": "edit-optimise", "seed": 1, "prompt": "a blue bag", "steps": 50, "lr": 0.05, "output": "bag"})" "\n"
                     R"({"mode": "sr", "input": "small.png", "scale": 16, "prompt": "a striped sandal"})" "\n"
                     R"({"mode": "invert", "input": "b.png"})" "\n");
-  std::vector<Job> jobs = read_job_file(dir / "jobs.jsonl");
-  ASSERT_EQ(jobs.size(), 5u);
+  std::vector<JobLine> lines = read_job_file(dir / "jobs.jsonl");
+  ASSERT_EQ(lines.size(), 5u);
+  std::vector<Job> jobs;
+  for (const JobLine& line : lines) {
+    ASSERT_TRUE(line.job.has_value()) << line.where << ": " << line.error;
+    EXPECT_EQ(line.job->where, line.where);
+    jobs.push_back(*line.job);
+  }
+  EXPECT_EQ(lines[0].where, (dir / "jobs.jsonl").string() + ":2");
   EXPECT_EQ(jobs[0].mode, JobMode::Sample);
   EXPECT_EQ(*jobs[0].seed, 3);
   EXPECT_EQ(jobs[0].output, "job-2");
@@ -55,6 +62,11 @@ TEST(Job, ErrorsNameFileLineAndField) {
       {R"({"mode": "sample", "seed": "7"})", ":1: field \"seed\": expected an integer, got string \"7\""},
       {R"({"mode": "sample", "colour": "red"})", ":1: field \"colour\": unknown field"},
       {R"({"mode": "sample", "output": "../escape"})", ":1: field \"output\": expected a file name without folders"},
+      {R"({"mode": "sample", "output": "a\u0000b"})",
+       ":1: field \"output\": expected a file name without folders or control characters, got \"a\\u0000b\""},
+      {R"({"mode": "sample", "seed": 18446744073709551615})",
+       ":1: field \"seed\": expected an integer below 2^63, got 18446744073709551615"},
+      {R"({"mode": "edit", "seed": 1, "prompt": "x", "strength": 1e400})", ":1: invalid JSON: number overflow parsing '1e400'"},
       {R"({"mode": "sample", "seed": -2})", ":1: field \"seed\": expected integer >= 0, got -2"},
       {R"({"mode": "edit-optimise", "seed": 1, "prompt": "x", "lr": -1})", ":1: field \"lr\": expected a number >= 0, got -1"},
       {R"({"mode": "sr", "input": "a.png", "lr": "fast"})", ":1: field \"lr\": expected a number, got string \"fast\""},
@@ -70,13 +82,35 @@ TEST(Job, ErrorsNameFileLineAndField) {
   for (const Case& c : cases) {
     test::write_bytes(dir / "jobs.jsonl", c.line + "\n");
     std::string expected = (dir / "jobs.jsonl").string() + c.expected;
-    try {
-      read_job_file(dir / "jobs.jsonl");
-      ADD_FAILURE() << "no error for " << c.line;
-    } catch (const core::Error& e) {
-      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what() << "\nexpected: " << expected;
-    }
+    std::vector<JobLine> lines = read_job_file(dir / "jobs.jsonl");
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_FALSE(lines[0].job.has_value()) << "no error for " << c.line;
+    EXPECT_NE(lines[0].error.find(expected), std::string::npos) << lines[0].error << "\nexpected: " << expected;
   }
+}
+
+// A broken line does not hide the others: each line comes back with its job or its own error.
+TEST(Job, BrokenLinesComeBackBesideTheValidOnes) {
+  test::TempDir dir;
+  test::write_bytes(dir / "jobs.jsonl",
+                    R"({"mode": "sample", "seed": 1, "output": "a"})" "\n"
+                    R"({"mode": "sample", "seed": )" "\n"
+                    R"({"mode": "sr", "input": "missing.png", "scale": 4})" "\n"
+                    R"({"mode": "sample", "seed": 2, "output": "a"})" "\r\n"
+                    R"({"mode": "sample", "seed": 3, "output": "job-3"})" "\n");
+  std::vector<JobLine> lines = read_job_file(dir / "jobs.jsonl");
+  const std::string file = (dir / "jobs.jsonl").string();
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_TRUE(lines[0].job.has_value());
+  EXPECT_FALSE(lines[1].job.has_value());
+  EXPECT_EQ(lines[1].where, file + ":2");
+  EXPECT_NE(lines[1].error.find(file + ":2: invalid JSON"), std::string::npos) << lines[1].error;
+  ASSERT_TRUE(lines[2].job.has_value());  // a missing input is a run-time failure, not a parse error
+  EXPECT_EQ(lines[2].job->output, "job-3");
+  EXPECT_FALSE(lines[3].job.has_value());
+  EXPECT_EQ(lines[3].error, file + ":4: field \"output\": \"a\" is already the output of line 1");
+  EXPECT_FALSE(lines[4].job.has_value());
+  EXPECT_EQ(lines[4].error, file + ":5: field \"output\": \"job-3\" is already the output of line 3");
 }
 
 TEST(Job, FlagJobsReportFlagNames) {

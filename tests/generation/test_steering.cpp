@@ -407,7 +407,9 @@ TEST(SuperResolution, OutputsMatchTheInputWhenDownscaled) {
     const SRCandidate& c = result.candidates[k];
     EXPECT_EQ(c.image.sizes(), (std::vector<int64_t>{1, 3, 16, 16}));
     EXPECT_LT((downscale(c.image, 4) - low).abs().max().item<double>(), 1e-4) << "candidate " << k;
-    if (k > 0) EXPECT_LE(result.candidates[k - 1].score, c.score);
+    if (k > 0) {
+      EXPECT_LE(result.candidates[k - 1].score, c.score);
+    }
   }
   EXPECT_EQ(error_text<core::Error>([&] { super_resolve(*generator, nullptr, torch::zeros({3, 8, 8}), 4, {}, config); }),
             "sr: input has shape [3, 8, 8], expected [3, 4, 4] for ×4 with a 16-pixel generator");
@@ -421,6 +423,11 @@ TEST(Pipeline, DerivesNeutralPrompts) {
   EXPECT_EQ(derive_neutral("green sandal"), "sandal");
   EXPECT_EQ(derive_neutral("the blue umbrella"), "the umbrella");
   EXPECT_EQ(derive_neutral("a orange"), "an orange");
+  EXPECT_EQ(neutral_prompt("a red shirt", "", "edit"), "a shirt");
+  EXPECT_EQ(neutral_prompt("一件红色的T恤", "一件T恤", "edit"), "一件T恤");
+  EXPECT_EQ(error_text<core::Error>([&] { neutral_prompt("一件红色的T恤", "", "edit-optimise"); }),
+            "edit-optimise: no neutral prompt can be derived from \"一件红色的T恤\" (the article and last word of an "
+            "English prompt); give one (job field \"neutral\", flag --neutral)");
 }
 
 }  // namespace
