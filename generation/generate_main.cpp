@@ -2,10 +2,10 @@
 // super-resolve) from a JSONL job file or one job given by flags. See docs/generate.md.
 //
 // Every job line is parsed and checked before any work starts; a line that is not a valid job (bad
-// JSON, an unknown or missing field) is reported at once, recorded in results.jsonl as a failed job
-// and not run. A job that fails at run time (missing or unreadable image, empty prompt, a model it
-// needs is absent) is recorded in results.jsonl with its error and the batch goes on; the exit status is 1
-// when any job failed. Images are written atomically; results.jsonl is rewritten (atomically)
+// JSON, an unknown or missing field) is reported at once, recorded in results.jsonl as a failed
+// job and not run. A job that fails at run time (missing or unreadable image, empty prompt, a
+// model it needs is absent) is recorded in results.jsonl with its error and the batch goes on;
+// the exit status is 1 when any job failed. Images are written atomically; results.jsonl is rewritten (atomically)
 // after every job, so it always lists exactly the jobs finished so far. With --workers N, N jobs
 // run side by side, each worker on its own Pipeline (a copy of the models) and --threads / N CPU
 // threads; results and the contact sheet stay in job order.
@@ -266,7 +266,9 @@ int run(Options& options, const CLI::App& app) {
     core::write_file_atomic(fs::path(options.out_dir) / "results.jsonl", text);
   };
   for (size_t i = 0; i < lines.size(); ++i) {
-    if (!lines[i].job) results[i] = core::Json{{"job", lines[i].where}, {"ok", false}, {"error", lines[i].error}, {"seconds", 0.0}};
+    if (!lines[i].job) {
+      results[i] = core::Json{{"job", lines[i].where}, {"ok", false}, {"error", lines[i].error}, {"seconds", 0.0}};
+    }
   }
   int failed = static_cast<int>(invalid);
   auto summary = [&] {

@@ -215,7 +215,7 @@ GeneratorImpl::GeneratorImpl(const GeneratorConfig& config) : config_(config) {
     const int64_t res = int64_t{1} << log2;
     const int64_t in = res == 4 ? 0 : config_.channels_at(res / 2);
     const int64_t out = config_.channels_at(res);
-    const std::string name = "b" + std::to_string(res);
+    const std::string name = fmt::format("b{}", res);
     auto block = synthesis->register_module(
         name, SynthesisBlock(in, out, config_.w_dim, res, config_.img_channels, config_.conv_clamp));
     blocks.push_back(block);

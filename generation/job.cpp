@@ -87,10 +87,11 @@ void validate_job(const Job& job) {
   }
   if (job.beta < 0 || job.beta >= 1) field_error(where, "beta", fmt::format("expected 0 <= beta < 1, got {}", job.beta));
   if (job.seed && *job.seed < 0) field_error(where, "seed", fmt::format("expected integer >= 0, got {}", *job.seed));
-  const bool control = std::any_of(job.output.begin(), job.output.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+  const bool control = std::any_of(job.output.begin(), job.output.end(),
+                                   [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
   if (job.output.find('/') != std::string::npos || job.output == "." || job.output == ".." || control) {
-    field_error(where, "output",
-                fmt::format("expected a file name without folders or control characters, got {}", core::Json(job.output).dump()));
+    field_error(where, "output", fmt::format("expected a file name without folders or control characters, got {}",
+                                             core::Json(job.output).dump()));
   }
 }
 

@@ -10,6 +10,8 @@
 #include <iterator>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "core/error.h"
 
 namespace hdv::models {
@@ -382,7 +384,7 @@ Tokenizer::Tokenizer(std::vector<std::string> tokens, TokenizerConfig config,
   }
   std::string missing;
   for (std::string_view special : kSpecialTokens) {
-    if (!contains(special)) missing += (missing.empty() ? "" : " ") + std::string(special);
+    if (!contains(special)) missing += fmt::format("{}{}", missing.empty() ? "" : " ", special);
   }
   if (!missing.empty()) {
     throw core::FormatError(std::string(source) + ": missing special token(s) " + missing +
