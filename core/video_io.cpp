@@ -187,6 +187,11 @@ VideoWriter::VideoWriter(const std::filesystem::path& path, double fps, int widt
   } else {
     throw Error(fmt::format("{}: unsupported video extension \"{}\" (use .mp4 or .avi)", source, extension));
   }
+  // Both encoders subsample colour 2:1 and silently drop an odd row or column (33x17 comes out 32x16).
+  if (width % 2 != 0 || height % 2 != 0) {
+    throw Error(fmt::format("{}: video width and height must be even, got {}x{} (the encoder would drop the odd "
+                            "row or column)", source, width, height));
+  }
   std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
   // The temporary name keeps the extension: FFmpeg picks the container from it.
   temp_path_ = dir / fmt::format(".{}.tmp-{}{}", path.stem().string(), ::getpid(), extension);

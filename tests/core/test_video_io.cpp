@@ -144,6 +144,11 @@ TEST(VideoIo, AbandonedWriterLeavesNoFile) {
   }
   EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
   HDV_EXPECT_THROW_MSG(VideoWriter(dir / "x.gif", kFps, kWidth, kHeight), Error, "unsupported video extension \".gif\"");
+  // Odd sizes are refused rather than written one row and column smaller, for either codec.
+  HDV_EXPECT_THROW_MSG(VideoWriter(dir / "odd.mp4", kFps, 33, 17), Error,
+                       "odd.mp4: video width and height must be even, got 33x17 (the encoder would drop the odd row or column)");
+  HDV_EXPECT_THROW_MSG(VideoWriter(dir / "odd.avi", kFps, 32, 17), Error, "odd.avi: video width and height must be even, got 32x17");
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
 }
 
 }  // namespace
