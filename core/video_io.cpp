@@ -123,7 +123,10 @@ at::Tensor VideoReader::read_frames(const std::vector<int64_t>& indices, const F
       throw Error(fmt::format("{}: frame {} is out of range (the video has {} frames)", source, target,
                               info_.frame_count));
     }
-    if (target < state_->next || target - state_->next > kMaxForwardDecode) {
+    // The frame grabbed last (next - 1) is still there to retrieve: no seek. This matters beyond
+    // speed: FFmpeg cannot seek back to frame 0 of a one-frame file, which the constructor grabbed.
+    const bool grabbed_last = target == state_->next - 1;
+    if (!grabbed_last && (target < state_->next || target - state_->next > kMaxForwardDecode)) {
       state_->capture.set(cv::CAP_PROP_POS_FRAMES, static_cast<double>(target));
       state_->next = target;
     }

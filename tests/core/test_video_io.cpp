@@ -71,6 +71,25 @@ TEST(VideoIo, DecodesRequestedIndicesInAnyOrder) {
   for (size_t i = 0; i < indices.size(); ++i) EXPECT_EQ(decoded_index(frames[i]), indices[i]) << "position " << i;
 }
 
+// A one-frame clip (a still turned into video) decodes, in either container, and its frame can be
+// read again; FFmpeg cannot seek back to frame 0 of such a file, which the reader opened on.
+TEST(VideoIo, OneFrameVideoDecodes) {
+  TempDir dir;
+  for (const char* name : {"still.mp4", "still.avi"}) {
+    {
+      VideoWriter writer(dir / name, kFps, kWidth, kHeight);
+      writer.write(frame_for(5));
+      writer.close();
+    }
+    VideoReader reader(dir / name);
+    EXPECT_EQ(reader.info().frame_count, 1) << name;
+    EXPECT_EQ(decoded_index(reader.read_frames({0})[0]), 5) << name;
+    at::Tensor again = reader.read_frames({0, 0});
+    ASSERT_EQ(again.size(0), 2) << name;
+    EXPECT_EQ(decoded_index(again[1]), 5) << name;
+  }
+}
+
 TEST(VideoIo, SeeksByTimeSpan) {
   TempDir dir;
   write_test_video(dir / "clip.mp4");
