@@ -316,8 +316,8 @@ int main(int argc, char** argv) {
   app.add_option("--settings", options.settings,
                  "Settings file (default: $HDV_STUDIO_SETTINGS, else $XDG_CONFIG_HOME/hdvila/studio.json, else "
                  "~/.config/hdvila/studio.json; headless runs use none unless named)");
-  auto* width = app.add_option("--width", options.width, "Window width in pixels (else the last size, from the settings)")->check(CLI::Range(320, 16384))->capture_default_str();
-  auto* height = app.add_option("--height", options.height, "Window height in pixels (else the last size, from the settings)")->check(CLI::Range(240, 16384))->capture_default_str();
+  auto* width = app.add_option("--width", options.width, "Window width in pixels (else the last size, from the settings)")->check(core::integer_in(320, 16384))->capture_default_str();
+  auto* height = app.add_option("--height", options.height, "Window height in pixels (else the last size, from the settings)")->check(core::integer_in(240, 16384))->capture_default_str();
   hdv::core::add_common_options(app, options.common);
   int status = 0;
   const int cli_status = hdv::core::run_cli(app, argc, argv, [&] { status = run_studio(options, width->count() > 0, height->count() > 0); });

@@ -172,4 +172,29 @@ CLI::Validator positive_integer() {
       "INT>0");
 }
 
+CLI::Validator integer_in(long long low, long long high) {
+  return CLI::Validator(
+      [low, high](std::string& text) -> std::string {
+        long long value = 0;
+        if (!parse_integer(text, value) || value < low || value > high) {
+          return fmt::format("expected integer in {}..{}, got \"{}\"", low, high, text);
+        }
+        return {};
+      },
+      fmt::format("INT in {}..{}", low, high));
+}
+
+CLI::Validator number_in(double low, double high) {
+  return CLI::Validator(
+      [low, high](std::string& text) -> std::string {
+        char* end = nullptr;
+        double value = std::strtod(text.c_str(), &end);
+        if (text.empty() || end == nullptr || *end != '\0' || !(value >= low && value <= high)) {
+          return fmt::format("expected float in {}..{}, got \"{}\"", low, high, text);
+        }
+        return {};
+      },
+      fmt::format("FLOAT in {}..{}", low, high));
+}
+
 }  // namespace hdv::core

@@ -48,5 +48,7 @@ CLI::Validator positive_number();       // float > 0
 CLI::Validator non_negative_number();   // finite float >= 0
 CLI::Validator non_negative_integer();  // integer >= 0
 CLI::Validator positive_integer();      // integer > 0
+CLI::Validator integer_in(long long low, long long high);  // integer in low..high
+CLI::Validator number_in(double low, double high);         // float in low..high
 
 }  // namespace hdv::core

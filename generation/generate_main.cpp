@@ -376,9 +376,9 @@ int main(int argc, char** argv) {
   app.add_option("--vocab", options.vocab, "WordPiece vocab.txt (default: beside the VL model, else the venv's MiniLM)");
   app.add_option("--python", options.python, "The venv's Python, to locate the default vocabulary")
       ->capture_default_str();
-  app.add_option("--psi", options.psi, "Truncation psi of sampled latents")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  app.add_option("--psi", options.psi, "Truncation psi of sampled latents")->check(core::number_in(0.0, 1.0))->capture_default_str();
   app.add_option("--candidates", options.candidates, "Super-resolution hypotheses per job")
-      ->check(CLI::Range(1, 64))
+      ->check(core::integer_in(1, 64))
       ->capture_default_str();
   app.add_option("--ridge", options.ridge, "Global directions: ridge of the whitened relevance (>= 0; 0 whitens fully)")
       ->check(core::non_negative_number())
@@ -387,7 +387,7 @@ int main(int argc, char** argv) {
                "Global directions: StyleCLIP's plain relevance instead of the whitened one");
   app.add_option("--vl-image-size", options.vl_image_size,
                  "Resize images to this size for the VL model (0 = the generator's resolution, at least 128)")
-      ->check(core::non_negative_integer())
+      ->check(core::integer_in(0, 4096))
       ->capture_default_str();
   app.add_option("--mode", options.mode, "One job from flags: sample, invert, edit, edit-optimise or sr");
   app.add_option("--input", options.job.input, "Input image (invert, edit, sr)");
@@ -419,6 +419,13 @@ int main(int argc, char** argv) {
   int status = 0;
   const int cli_status = core::run_cli(app, argc, argv, [&] {
     if (options.out_dir.empty() && !options.dry_run) throw core::UsageError("--out: required (output folder)");
+    std::error_code ec;
+    if (!options.out_dir.empty() && fs::exists(options.out_dir, ec) && !fs::is_directory(options.out_dir, ec)) {
+      throw core::UsageError(fmt::format("--out: expected a folder, got \"{}\", which is a file", options.out_dir));
+    }
+    if (options.sheet.find('/') != std::string::npos || options.sheet == "." || options.sheet == "..") {
+      throw core::UsageError(fmt::format("--sheet: expected a file name (it is written in --out), got \"{}\"", options.sheet));
+    }
     status = run(options, app);
   });
   return cli_status != 0 ? cli_status : status;

@@ -43,14 +43,14 @@ void add_directions_command(CLI::App& app, core::CommonOptions& common, Commands
   sub->add_option("--out", options->out, "Output table (.safetensors; also the partial table --resume continues)")->required();
   sub->add_option("--images", c.images, "Samples each channel is measured on")->check(core::positive_integer())->capture_default_str();
   sub->add_option("--sigma", c.sigma, "Channel set to mean ± sigma·std")->check(core::positive_number())->capture_default_str();
-  sub->add_option("--psi", c.psi, "Truncation of the samples")->check(CLI::Range(0.01, 1.0))->capture_default_str();
+  sub->add_option("--psi", c.psi, "Truncation of the samples")->check(core::number_in(0.01, 1.0))->capture_default_str();
   sub->add_option("--stats-samples", c.stats_samples, "W samples behind the style statistics")
-      ->check(CLI::Range(int64_t{2}, int64_t{10'000'000}))
+      ->check(core::integer_in(2, 10'000'000))
       ->capture_default_str();
-  sub->add_option("--batch", c.batch, "Images per forward pass")->check(CLI::Range(int64_t{2}, int64_t{4096}))->capture_default_str();
+  sub->add_option("--batch", c.batch, "Images per forward pass")->check(core::integer_in(2, 4096))->capture_default_str();
   sub->add_option("--seed", c.seed, "Seed of the samples")->check(core::non_negative_integer())->capture_default_str();
   sub->add_option("--image-size", options->image_size, "Resize images to this size for the VL model (0 = the generator's resolution, at least 128)")
-      ->check(core::non_negative_integer())
+      ->check(core::integer_in(0, 4096))
       ->capture_default_str();
   sub->add_option("--vocab", options->vocab, "WordPiece vocab.txt (default: beside the VL model, else the venv's MiniLM)");
   sub->add_option("--python", options->python, "The venv's Python, to locate the default vocabulary")->capture_default_str();

@@ -46,9 +46,9 @@ void add_edit_eval_command(CLI::App& app, core::CommonOptions& common, Commands&
   sub->add_option("--method", c.method, "directions or optimise")->check(CLI::IsMember({"directions", "optimise"}))->capture_default_str();
   sub->add_option("--images", c.images, "Generated sources per target value")->check(core::positive_integer())->capture_default_str();
   sub->add_option("--seed", c.seed, "First source seed")->check(core::non_negative_integer())->capture_default_str();
-  sub->add_option("--psi", c.psi, "Truncation of the sources")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  sub->add_option("--psi", c.psi, "Truncation of the sources")->check(core::number_in(0.0, 1.0))->capture_default_str();
   sub->add_option("--strength", c.strength, "directions: alpha")->capture_default_str();
-  sub->add_option("--beta", c.beta, "directions: beta")->check(CLI::Range(0.0, 0.999))->capture_default_str();
+  sub->add_option("--beta", c.beta, "directions: beta")->check(core::number_in(0.0, 0.999))->capture_default_str();
   sub->add_option("--ridge", options->models.ridge, "directions: ridge of the whitened relevance (>= 0; 0 whitens fully)")
       ->check(core::non_negative_number())
       ->capture_default_str();

@@ -109,7 +109,7 @@ void add_oracle_command(CLI::App& app, core::CommonOptions& common, Commands& co
       ->check(core::positive_integer())
       ->capture_default_str();
   sub->add_option("--convs-per-stage", o.model.convs_per_stage, "Conv + BatchNorm + ReLU layers per stage (1..4)")
-      ->check(CLI::Range(int64_t{1}, int64_t{4}))
+      ->check(core::integer_in(1, 4))
       ->capture_default_str();
   sub->add_option("--epochs", o.train.epochs, "Passes over the training images")->check(core::positive_integer())->capture_default_str();
   sub->add_option("--batch", o.train.batch, "Images per optimiser step")->check(core::positive_integer())->capture_default_str();

@@ -30,7 +30,7 @@ void add_text_commands(CLI::App& app, core::CommonOptions& common, Commands& com
     sub->add_option("--vocab", options->vocab, "vocab.txt, one token per line")->required();
     sub->add_option("--text", options->text, "Text to tokenize (UTF-8)")->required();
     sub->add_option("--max-length", options->max_length, "Truncate to this many ids, [CLS] and [SEP] included")
-        ->check(CLI::Range(2, 1 << 20))
+        ->check(core::integer_in(2, 1 << 20))
         ->capture_default_str();
     sub->add_flag("--tokens", options->tokens, "Print the word pieces instead of ids");
     sub->add_flag("--no-special", options->no_special, "Leave out [CLS] and [SEP]");

@@ -138,6 +138,13 @@ else
   diff <(strip_times "$work/batch1/results.jsonl") <(strip_times "$work/batch2/results.jsonl") | head | sed 's/^/    /'
   failures=$((failures + 1))
 fi
+printf 'x' > "$work/a-file"
+expect generate-out-is-a-file 2 "^error: --out: expected a folder, got \"$work/a-file\", which is a file$" -- \
+  "$generate" --mode sample --seed 1 --out "$work/a-file"
+expect generate-sheet-with-folder 2 '^error: --sheet: expected a file name \(it is written in --out\), got "../sheet.png"$' -- \
+  "$generate" --mode sample --seed 1 --out "$work/out" --sheet ../sheet.png
+expect generate-candidates-range 2 '^error: --candidates: expected integer in 1..64, got "100"$' -- \
+  "$generate" --mode sample --seed 1 --out "$work/out" --candidates 100
 expect generate-bad-workers 2 '^error: --workers: expected integer > 0, got "0"$' -- "$generate" --workers 0 --mode sample --out "$work"
 expect generate-edit-needs-vl 1 "^error: .*vl-model.safetensors: the bundled default VL model is not there; pass --vl-model PATH" -- \
   env HDV_ASSETS="$work/no-assets" "$generate" --mode edit --seed 1 --prompt "a red shirt" --generator "$gen" --out "$work/edit"

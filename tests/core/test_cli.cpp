@@ -45,6 +45,22 @@ TEST(Cli, ValidatorsSayExpectedAndGot) {
   EXPECT_EQ(parse_error_of(app, {"--steps", "2.5"}), "--steps: expected integer > 0, got \"2.5\"");
 }
 
+TEST(Cli, RangeValidatorsNameTheRange) {
+  CLI::App app;
+  int candidates = 4;
+  double psi = 0.7;
+  app.add_option("--candidates", candidates)->check(integer_in(1, 64));
+  app.add_option("--psi", psi)->check(number_in(0.0, 1.0));
+  EXPECT_EQ(parse_error_of(app, {"--candidates", "100"}), "--candidates: expected integer in 1..64, got \"100\"");
+  EXPECT_EQ(parse_error_of(app, {"--candidates", "0"}), "--candidates: expected integer in 1..64, got \"0\"");
+  EXPECT_EQ(parse_error_of(app, {"--candidates", "2x"}), "--candidates: expected integer in 1..64, got \"2x\"");
+  EXPECT_EQ(parse_error_of(app, {"--psi", "1.5"}), "--psi: expected float in 0..1, got \"1.5\"");
+  EXPECT_EQ(parse_error_of(app, {"--psi", "nan"}), "--psi: expected float in 0..1, got \"nan\"");
+  EXPECT_EQ(parse_error_of(app, {"--candidates", "64", "--psi", "1"}), "(no error)");
+  EXPECT_EQ(candidates, 64);
+  EXPECT_EQ(psi, 1.0);
+}
+
 TEST(Cli, ThreadsMustBeANonNegativeInteger) {
   CLI::App app;
   CommonOptions common;
