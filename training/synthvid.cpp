@@ -18,6 +18,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/atomic_file.h"
 #include "core/parallel.h"
@@ -846,6 +847,11 @@ void SynthVidConfig::validate() const {
   for (auto [name, value] : {std::pair<const char*, int64_t>{"train_clips", train_clips}, {"val_clips", val_clips},
                              {"test_clips", test_clips}, {"compositional_clips", compositional_clips}}) {
     if (value < 0 || value > 100'000'000) fail(fmt::format("{}={} must be in 0..100000000", name, value));
+  }
+  int64_t total = 0;
+  for (const std::string& split : splits) total += clips_in(split);
+  if (total == 0) {
+    fail(fmt::format("the splits to write ({}) have 0 clips in all; nothing to write", fmt::join(splits, ", ")));
   }
   if (size < 16 || size > 4096 || size % kTexturePeriod != 0) {
     fail(fmt::format("size={} must be a multiple of {} in 16..4096 (the x4 down-scaled frame must be whole)", size,

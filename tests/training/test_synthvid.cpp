@@ -761,6 +761,15 @@ TEST(SynthVid, ConfigValidationNamesTheField) {
   config.splits = {"train", "training"};
   HDV_EXPECT_THROW_MSG(config.validate(), core::ConfigError, "splits: \"training\" is not a split");
   config = {};
+  config.splits = {"val", "test"};
+  config.val_clips = 0;
+  config.test_clips = 0;
+  HDV_EXPECT_THROW_MSG(config.validate(), core::ConfigError,
+                       "synthvid config: the splits to write (val, test) have 0 clips in all; nothing to write");
+  config.splits = {"train", "val", "test"};
+  config.train_clips = 1;
+  EXPECT_NO_THROW(config.validate());
+  config = {};
   config.second_object_prob = 1.5;
   HDV_EXPECT_THROW_MSG(config.validate(), core::ConfigError, "second_object_prob=1.5 must be in [0, 1]");
   config = {};
