@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <exception>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -72,10 +73,15 @@ void show_defaults_in_help(CLI::App& app) {
 std::string describe_parse_error(const CLI::ParseError& error) {
   const std::string what = error.what();
   if (dynamic_cast<const CLI::ExtrasError*>(&error) != nullptr) {
-    std::string extras = after(what, "expected: ");
-    std::string first = extras.substr(0, extras.find(' '));
-    if (!first.empty() && first[0] == '-') {
-      return fmt::format("{}: unknown flag (see --help)", first.substr(0, first.find('=')));
+    // CLI11 lists the extras, not always in command-line order ("--bogus 3" gives "3 --bogus"):
+    // an unknown flag explains its value too, so it is named first.
+    std::istringstream extras(after(what, "expected: "));
+    std::string first, token;
+    while (extras >> token) {
+      if (token.size() > 1 && token[0] == '-') {
+        return fmt::format("{}: unknown flag (see --help)", token.substr(0, token.find('=')));
+      }
+      if (first.empty()) first = token;
     }
     return fmt::format("unexpected argument \"{}\" (see --help)", first);
   }

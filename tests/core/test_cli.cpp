@@ -25,6 +25,8 @@ TEST(Cli, UnknownFlagIsNamed) {
   add_common_options(app, common);
   EXPECT_EQ(parse_error_of(app, {"--no-such-flag"}), "--no-such-flag: unknown flag (see --help)");
   EXPECT_EQ(parse_error_of(app, {"--bogus=3"}), "--bogus: unknown flag (see --help)");
+  EXPECT_EQ(parse_error_of(app, {"--bogus", "3"}), "--bogus: unknown flag (see --help)");
+  EXPECT_EQ(parse_error_of(app, {"stray"}), "unexpected argument \"stray\" (see --help)");
 }
 
 TEST(Cli, ValidatorsSayExpectedAndGot) {
