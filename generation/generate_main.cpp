@@ -423,7 +423,7 @@ int main(int argc, char** argv) {
     if (!options.out_dir.empty() && fs::exists(options.out_dir, ec) && !fs::is_directory(options.out_dir, ec)) {
       throw core::UsageError(fmt::format("--out: expected a folder, got \"{}\", which is a file", options.out_dir));
     }
-    if (options.sheet.find('/') != std::string::npos || options.sheet == "." || options.sheet == "..") {
+    if (!gen::is_plain_name(options.sheet)) {
       throw core::UsageError(fmt::format("--sheet: expected a file name (it is written in --out), got \"{}\"", options.sheet));
     }
     status = run(options, app);

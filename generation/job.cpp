@@ -63,6 +63,10 @@ std::string_view job_mode_name(JobMode mode) {
   return "?";
 }
 
+bool is_plain_name(std::string_view name) {
+  return name.find('/') == std::string_view::npos && name != "." && name != "..";
+}
+
 void validate_job(const Job& job) {
   const std::string& where = job.where;
   const bool needs_prompt = job.mode == JobMode::Edit || job.mode == JobMode::EditOptimise;
@@ -89,7 +93,7 @@ void validate_job(const Job& job) {
   if (job.seed && *job.seed < 0) field_error(where, "seed", fmt::format("expected integer >= 0, got {}", *job.seed));
   const bool control = std::any_of(job.output.begin(), job.output.end(),
                                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
-  if (job.output.find('/') != std::string::npos || job.output == "." || job.output == ".." || control) {
+  if (!is_plain_name(job.output) || control) {
     field_error(where, "output", fmt::format("expected a file name without folders or control characters, got {}",
                                              core::Json(job.output).dump()));
   }

@@ -49,6 +49,10 @@ struct Job {
 // "edit" -> JobMode::Edit; throws ConfigError (UsageError when where == "flags") for other text.
 JobMode parse_job_mode(const std::string& text, const std::string& where);
 
+// True when `name` names a file inside a folder rather than a path: no '/', not "." or "..".
+// Output names (a job's `output`, --sheet) must be such names, so nothing is written outside --out.
+bool is_plain_name(std::string_view name);
+
 // Checks the fields `job` needs for its mode; throws core::ConfigError naming job.where.
 void validate_job(const Job& job);
 
