@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "core/device.h"
+#include "core/error.h"
+#include "generation/labels.h"
 #include "generation/pipeline.h"
 
 namespace hdv::app {
@@ -111,6 +113,46 @@ void Panels::models_panel() {
   }
 }
 
+// A conditional generator's labels: one combo per attribute, "(from seed)" or a value; the choice
+// is kept as the label text the Pipeline parses ("class=dress,colour=red").
+void Panels::label_combos() {
+  const auto& vocabulary = studio_.info.labels;
+  if (vocabulary.empty()) return;
+  GenerateControls& g = studio_.generate;
+  std::vector<int64_t> choice(vocabulary.size(), -1);
+  try {
+    choice = gen::parse_label_spec(vocabulary, g.label);
+  } catch (const core::Error&) {
+    g.label.clear();  // words of another generator's vocabulary
+  }
+  bool changed = false;
+  for (size_t a = 0; a < vocabulary.size(); ++a) {
+    const auto& attribute = vocabulary[a];
+    const char* shown = choice[a] < 0 ? "(from seed)" : attribute.values[size_t(choice[a])].c_str();
+    ImGui::SetNextItemWidth(140);
+    if (ImGui::BeginCombo(attribute.name.c_str(), shown)) {
+      if (ImGui::Selectable("(from seed)", choice[a] < 0)) {
+        choice[a] = -1;
+        changed = true;
+      }
+      for (size_t k = 0; k < attribute.values.size(); ++k) {
+        if (ImGui::Selectable(attribute.values[k].c_str(), choice[a] == int64_t(k))) {
+          choice[a] = int64_t(k);
+          changed = true;
+        }
+      }
+      ImGui::EndCombo();
+    }
+  }
+  if (!changed) return;
+  std::string spec;
+  for (size_t a = 0; a < vocabulary.size(); ++a) {
+    if (choice[a] < 0) continue;
+    spec += (spec.empty() ? "" : ",") + vocabulary[a].name + "=" + vocabulary[a].values[size_t(choice[a])];
+  }
+  g.label = spec;
+}
+
 void Panels::generate_panel() {
   if (!ImGui::CollapsingHeader("Generate", ImGuiTreeNodeFlags_DefaultOpen)) return;
   GenerateControls& g = studio_.generate;
@@ -125,6 +167,7 @@ void Panels::generate_panel() {
     g.mix_seed = std::max(0, g.mix_seed);
     ImGui::SliderInt("crossover", &g.crossover, 0, std::max<int>(1, static_cast<int>(studio_.info.num_ws)));
   }
+  label_combos();
   if (ImGui::Button("Sample")) studio_.sample();
   progress_line("sample");
   ImGui::Separator();

@@ -26,6 +26,7 @@ class Panels {
  private:
   void models_panel();
   void generate_panel();
+  void label_combos();
   void edit_panel();
   void sr_panel();
   void history_panel();

@@ -24,7 +24,7 @@ const std::vector<ActionSpec>& action_specs() {
       {ActionKind::Open, "open", {"path"}},
       {ActionKind::Drop, "drop", {"paths"}},
       {ActionKind::LoadModels, "load_models", {"generator", "vl_model", "directions", "oracle", "device"}},
-      {ActionKind::Sample, "sample", {"seed", "psi", "mix_seed", "crossover"}},
+      {ActionKind::Sample, "sample", {"seed", "psi", "mix_seed", "crossover", "label"}},
       {ActionKind::SetPrompt, "set_prompt", {"target", "neutral"}},
       {ActionKind::SetSlider, "set_slider", {"name", "value"}},
       {ActionKind::Press, "press", {"button"}},
@@ -157,6 +157,7 @@ ScriptAction parse_action(const Json& item, const std::string& source, size_t in
       }
       if (r.has("mix_seed")) action.mix_seed = r.integer("mix_seed", 0);
       if (r.has("crossover")) action.crossover = r.integer("crossover", 0);
+      if (r.has("label")) action.label = r.string("label");
       break;
     case ActionKind::SetPrompt:
       if (r.has("target")) action.target = r.string("target");

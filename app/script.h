@@ -44,6 +44,7 @@ struct ScriptAction {
   int64_t seed = 0;                           // sample
   std::optional<double> psi;                  // sample (default: the Generate panel's ψ)
   int64_t mix_seed = -1, crossover = 0;       // sample: style mixing (mix_seed -1 = none)
+  std::string label;                          // sample: a conditional generator's labels ("" = from the seed)
   std::optional<std::string> target, neutral; // set_prompt
   std::string name;                           // set_slider: slider name; press: button name
   double value = 0;                           // set_slider

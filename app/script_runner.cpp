@@ -60,6 +60,7 @@ void ScriptRunner::run(const ScriptAction& action, Studio& studio) {
     case ActionKind::Sample:
       studio.generate.seed = static_cast<int>(action.seed);
       if (action.psi) studio.generate.psi = static_cast<float>(*action.psi);
+      studio.generate.label = action.label;
       studio.generate.mix = action.mix_seed >= 0;
       if (action.mix_seed >= 0) {
         studio.generate.mix_seed = static_cast<int>(action.mix_seed);

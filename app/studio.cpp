@@ -219,6 +219,7 @@ void Studio::load_models() {
     loaded.loaded = true;
     loaded.resolution = pipeline_->generator().config().resolution;
     loaded.num_ws = pipeline_->generator().config().num_ws();
+    loaded.labels = pipeline_->label_vocabulary();
     loaded.has_vl = pipeline_->has_vl_model();
     loaded.has_directions = pipeline_->has_directions();
     loaded.has_oracle = pipeline_->has_oracle();
@@ -237,8 +238,9 @@ void Studio::sample() {
   if (!require_models("sample", false)) return;
   const GenerateControls c = generate;
   submit("sample", false, [this, c](const JobContext&) -> std::function<void()> {
-    gen::Rendered r = pipeline_->sample(c.seed, c.psi, c.mix ? c.mix_seed : -1, c.crossover);
+    gen::Rendered r = pipeline_->sample(c.seed, c.psi, c.mix ? c.mix_seed : -1, c.crossover, c.label);
     std::string label = fmt::format("sample seed {} psi {:.2f}", c.seed, c.psi);
+    if (!r.labels.empty()) label += " " + r.labels;
     if (c.mix) label += fmt::format(" mixed with seed {} from layer {}", c.mix_seed, c.crossover);
     return [this, r, label] { commit(HistoryEntry{label, r.image[0], r.latent}, true); };
   });

@@ -38,6 +38,7 @@ struct ModelInfo {
   std::string status = "not loaded";  // or the load error
   int64_t resolution = 0;
   int64_t num_ws = 0;
+  std::vector<gen::LabelAttribute> labels;  // a conditional generator's label vocabulary (empty otherwise)
   bool has_vl = false, has_directions = false, has_oracle = false;
   std::string device;
 };
@@ -48,6 +49,7 @@ struct GenerateControls {
   bool mix = false;          // style mixing
   int mix_seed = 1;
   int crossover = 4;         // ws from this index on come from mix_seed
+  std::string label;         // conditional generator: "class=dress,colour=red" ("" = all drawn from the seed)
   int invert_steps = 300;    // projector steps
   float invert_vl_weight = 0.1f;  // weight of the VL-feature term (0 = pixel loss only)
 };

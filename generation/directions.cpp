@@ -12,6 +12,7 @@
 
 #include "core/checkpoint.h"
 #include "core/error.h"
+#include "generation/labels.h"
 #include "core/shape_text.h"
 #include "generation/workers.h"
 
@@ -23,7 +24,10 @@ at::Tensor sample_ws(GeneratorImpl& generator, int64_t count, double psi, int64_
   auto cpu = torch::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(seed));
   at::Tensor z = torch::randn({count, generator.config().z_dim}, cpu, torch::kFloat);
   const c10::Device device = generator.mapping->w_avg.device();
-  return generator.truncate(generator.broadcast(generator.map(z.to(device))), psi);
+  // Conditional: labels drawn uniformly after the z draws (so an unconditional table is unchanged).
+  at::Tensor c = generator.config().conditional() ? random_labels(generator.config().labels, count, cpu).to(device)
+                                                  : at::Tensor();
+  return generator.truncate(generator.broadcast(generator.map(z.to(device), c)), psi);
 }
 
 }  // namespace

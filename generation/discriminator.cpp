@@ -50,6 +50,9 @@ void DiscriminatorConfig::validate() const {
     fail(fmt::format("mbstd_channels={} must divide the {} channels at 4x4", mbstd_channels, channels_at(4)));
   }
   if (img_channels < 1) fail(fmt::format("img_channels={} must be >= 1", img_channels));
+  if (c_dim < 0) fail(fmt::format("c_dim={} must be >= 0 (0 = unconditional)", c_dim));
+  if (cmap_dim < 0) fail(fmt::format("cmap_dim={} must be >= 0 (0 = the channels at 4x4)", cmap_dim));
+  if (c_dim > 0 && mapping_layers < 1) fail(fmt::format("mapping_layers={} must be >= 1", mapping_layers));
   if (!(conv_clamp >= 0)) fail(fmt::format("conv_clamp={} must be >= 0 (0 = none)", conv_clamp));
 }
 
@@ -62,6 +65,8 @@ DiscriminatorConfig discriminator_config_for(const GeneratorConfig& generator) {
   config.channel_max = generator.channel_max;
   config.img_channels = generator.img_channels;
   config.conv_clamp = generator.conv_clamp;
+  config.c_dim = generator.c_dim();
+  config.mapping_layers = generator.mapping_layers;
   return config;
 }
 
@@ -136,11 +141,11 @@ at::Tensor minibatch_std(const at::Tensor& x, int64_t group, int64_t channels) {
 }
 
 DiscriminatorEpilogueImpl::DiscriminatorEpilogueImpl(int64_t channels, int64_t mbstd_group, int64_t mbstd_channels,
-                                                     double conv_clamp)
+                                                     double conv_clamp, int64_t out_features)
     : mbstd_group(mbstd_group), mbstd_channels(mbstd_channels) {
   conv = register_module("conv", DiscriminatorConv(channels + mbstd_channels, channels, 3, true, true, false, conv_clamp));
   fc = register_module("fc", EqualLinear(channels * 16, channels, /*activate=*/true));
-  out = register_module("out", EqualLinear(channels, 1, /*activate=*/false));
+  out = register_module("out", EqualLinear(channels, out_features, /*activate=*/false));
 }
 
 at::Tensor DiscriminatorEpilogueImpl::forward(const at::Tensor& x_in) {
@@ -158,11 +163,20 @@ DiscriminatorImpl::DiscriminatorImpl(const DiscriminatorConfig& config) : config
                                     config_.img_channels, config_.conv_clamp);
     blocks.push_back(register_module(fmt::format("b{}", res), block));
   }
-  epilogue = register_module(
-      "b4", DiscriminatorEpilogue(config_.channels_at(4), config_.mbstd_group, config_.mbstd_channels, config_.conv_clamp));
+  const int64_t cmap = cmap_dim();
+  epilogue = register_module("b4", DiscriminatorEpilogue(config_.channels_at(4), config_.mbstd_group,
+                                                         config_.mbstd_channels, config_.conv_clamp, cmap > 0 ? cmap : 1));
+  if (cmap > 0) {
+    mapping = register_module("mapping", MappingNetwork(0, config_.c_dim, cmap, config_.mapping_layers, 0.01, -1.0));
+  }
 }
 
-at::Tensor DiscriminatorImpl::forward(const at::Tensor& images) {
+int64_t DiscriminatorImpl::cmap_dim() const {
+  if (config_.c_dim == 0) return 0;
+  return config_.cmap_dim > 0 ? config_.cmap_dim : config_.channels_at(4);
+}
+
+at::Tensor DiscriminatorImpl::forward(const at::Tensor& images, const at::Tensor& c) {
   const int64_t r = config_.resolution;
   if (!images.defined() || images.dim() != 4 || images.size(1) != config_.img_channels || images.size(2) != r ||
       images.size(3) != r) {
@@ -171,8 +185,17 @@ at::Tensor DiscriminatorImpl::forward(const at::Tensor& images) {
                                   config_.img_channels, r, r));
   }
   at::Tensor x;
+  const int64_t cmap = cmap_dim();
+  if (cmap > 0 && (!c.defined() || c.dim() != 2 || c.size(0) != images.size(0) || c.size(1) != config_.c_dim)) {
+    throw core::Error(fmt::format("discriminator: labels c {}, expected [{}, {}]",
+                                  c.defined() ? core::shape_text(c.sizes()) : "undefined", images.size(0), config_.c_dim));
+  }
   for (auto& block : blocks) x = block->forward(x, block->fromrgb ? images : at::Tensor());  // [B, C_r/2, r/2, r/2]
-  return epilogue->forward(x);  // [B, 1]
+  x = epilogue->forward(x);  // [B, 1] or [B, cmap]
+  if (cmap == 0) return x;
+  // Projection (NVlabs DiscriminatorEpilogue): the features' inner product with the label map.
+  at::Tensor cmap_features = mapping->forward(at::Tensor(), c.to(x.dtype()));  // [B, cmap]
+  return (x * cmap_features.to(x.dtype())).sum(1, true) * (1.0 / std::sqrt(double(cmap)));
 }
 
 }  // namespace hdv::gen

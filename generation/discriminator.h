@@ -33,6 +33,12 @@ struct DiscriminatorConfig {
   int64_t mbstd_channels = 1;    // feature maps the minibatch std adds (0 = no minibatch std)
   int64_t img_channels = 3;      // input channels (RGB)
   double conv_clamp = 256;       // clamp of conv outputs after bias + activation (0 = none)
+  // Conditional (StyleGAN2-ADA projection discriminator): c_dim > 0 maps the labels c through a
+  // MappingNetwork ("mapping": embed + mapping_layers fcs at lr 0.01) to cmap [B, cmap_dim]; the
+  // epilogue's "out" gives cmap_dim features and the logit is (out · cmap) / √cmap_dim.
+  int64_t c_dim = 0;             // label width (0 = unconditional)
+  int64_t cmap_dim = 0;          // width of the label projection (0 = the channels at 4², NVlabs' default)
+  int64_t mapping_layers = 8;    // fcs of the label mapping (NVlabs: 8)
 
   template <class V>
   void fields(V& v) {
@@ -43,6 +49,9 @@ struct DiscriminatorConfig {
     v("mbstd_channels", mbstd_channels);
     v("img_channels", img_channels);
     v("conv_clamp", conv_clamp);
+    v("c_dim", c_dim);
+    v("cmap_dim", cmap_dim);
+    v("mapping_layers", mapping_layers);
   }
   // Throws core::ConfigError naming the field ("discriminator config: resolution=96 must be ...").
   void validate() const;
@@ -51,7 +60,8 @@ struct DiscriminatorConfig {
 };
 
 // The discriminator that matches a generator: same resolution, channel_base, channel_max,
-// image channels and conv_clamp; minibatch std with group 4 and 1 channel (NVlabs' defaults).
+// image channels, conv_clamp and label width (c_dim); minibatch std with group 4 and 1 channel
+// (NVlabs' defaults); a conditional one's label mapping has the generator's mapping depth.
 DiscriminatorConfig discriminator_config_for(const GeneratorConfig& generator);
 
 // Convolution with equalised learning rate (NVlabs `Conv2dLayer`): weight [out, in, k, k] ~ N(0, 1)
@@ -91,10 +101,12 @@ TORCH_MODULE(DiscriminatorBlock);
 // x: [B, C, H, W] -> [B, C + F, H, W]
 at::Tensor minibatch_std(const at::Tensor& x, int64_t group, int64_t channels);
 
-// The 4×4 head ("b4"): minibatch std, conv 3×3, fc (C·16 -> C, lrelu), out (C -> 1).
+// The 4×4 head ("b4"): minibatch std, conv 3×3, fc (C·16 -> C, lrelu), out (C -> 1, or -> cmap_dim
+// when conditional).
 struct DiscriminatorEpilogueImpl : torch::nn::Module {
-  DiscriminatorEpilogueImpl(int64_t channels, int64_t mbstd_group, int64_t mbstd_channels, double conv_clamp);
-  // x: [B, C, 4, 4] -> logits [B, 1]
+  DiscriminatorEpilogueImpl(int64_t channels, int64_t mbstd_group, int64_t mbstd_channels, double conv_clamp,
+                            int64_t out_features = 1);
+  // x: [B, C, 4, 4] -> [B, out_features]
   at::Tensor forward(const at::Tensor& x);
 
   DiscriminatorConv conv{nullptr};
@@ -107,13 +119,16 @@ class DiscriminatorImpl : public torch::nn::Module {
  public:
   explicit DiscriminatorImpl(const DiscriminatorConfig& config = {});
 
-  // images: [B, C, R, R] (about [-1, 1]) -> logits [B, 1] (real > 0 > fake after training)
-  at::Tensor forward(const at::Tensor& images);
+  // images: [B, C, R, R] (about [-1, 1]), c: [B, c_dim] labels (conditional only)
+  // -> logits [B, 1] (real > 0 > fake after training)
+  at::Tensor forward(const at::Tensor& images, const at::Tensor& c = {});
 
   const DiscriminatorConfig& config() const { return config_; }
+  int64_t cmap_dim() const;  // 0 when unconditional
 
   std::vector<DiscriminatorBlock> blocks;  // b<R> first, b8 last
   DiscriminatorEpilogue epilogue{nullptr};  // "b4"
+  MappingNetwork mapping{nullptr};          // "mapping" (conditional only)
 
  private:
   DiscriminatorConfig config_;

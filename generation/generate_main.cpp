@@ -92,7 +92,11 @@ struct SheetRow {
 // The image a job starts from: its input inverted, or the sample of its seed.
 gen::Rendered starting_point(gen::Pipeline& pipeline, const gen::Job& job, const Options& options, core::Json& result,
                              const fs::path& out, SheetRow& row) {
-  if (job.input.empty()) return pipeline.sample(*job.seed, options.psi);
+  if (job.input.empty()) {
+    gen::Rendered sample = pipeline.sample(*job.seed, options.psi, -1, 0, job.label);
+    if (!sample.labels.empty()) result["labels"] = sample.labels;
+    return sample;
+  }
   const at::Tensor image = core::load_image(job.input);
   row.add(image);
   gen::InvertConfig config;
@@ -122,7 +126,8 @@ void run_job(gen::Pipeline& pipeline, const gen::Job& job, const Options& option
   at::Tensor primary;
   switch (job.mode) {
     case gen::JobMode::Sample: {
-      gen::Rendered r = pipeline.sample(job.seed.value_or(0), options.psi);
+      gen::Rendered r = pipeline.sample(job.seed.value_or(0), options.psi, -1, 0, job.label);
+      if (!r.labels.empty()) result["labels"] = r.labels;
       primary = r.image;
       save(primary, base + ".png");
       break;
@@ -228,6 +233,7 @@ int run(Options& options, const CLI::App& app) {
     job.where = "flags";
     job.mode = gen::parse_job_mode(options.mode, job.where);
     if (options.seed >= 0) job.seed = options.seed;
+    job.output = gen::output_stem(job.output);
     if (job.output.empty()) job.output = "output";
     gen::validate_job(job);
     lines.push_back({job.where, std::move(job), ""});
@@ -406,6 +412,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--scale", options.job.scale, "Super-resolution factor: 4, 8 or 16")->capture_default_str();
   app.add_option("--seed", options.seed, "Latent seed")->check(core::non_negative_integer());
+  app.add_option("--label", options.job.label,
+                 "Conditional generator: labels of the seed's sample, e.g. class=dress,colour=red (the rest drawn "
+                 "from the seed)");
   app.add_option("--output", options.job.output, "Output base name for the flag job")->capture_default_str();
   app.add_option("--sheet", options.sheet,
                  "Contact sheet file name in --out: one row per finished job (\"\" = none)")

@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 
 #include <cmath>
+#include <set>
 
 #include "core/error.h"
 #include "core/shape_text.h"
@@ -38,6 +39,12 @@ void check_shape(const at::Tensor& t, const char* what, std::vector<int64_t> exp
 
 }  // namespace
 
+std::string label_summary(const std::vector<LabelAttribute>& labels) {
+  std::vector<std::string> parts;
+  for (const auto& attribute : labels) parts.push_back(fmt::format("{}={}", attribute.name, fmt::join(attribute.values, "|")));
+  return parts.empty() ? std::string("none") : fmt::format("{}", fmt::join(parts, "; "));
+}
+
 // ---- config -------------------------------------------------------------------------------
 
 void GeneratorConfig::validate() const {
@@ -52,6 +59,27 @@ void GeneratorConfig::validate() const {
   if (img_channels < 1) fail(fmt::format("img_channels={} must be >= 1", img_channels));
   if (!(w_avg_beta >= 0 && w_avg_beta < 1)) fail(fmt::format("w_avg_beta={} must be in [0, 1)", w_avg_beta));
   if (conv_clamp < 0) fail(fmt::format("conv_clamp={} must be >= 0 (0 = no clamp)", conv_clamp));
+  std::set<std::string> names;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    const LabelAttribute& attribute = labels[i];
+    if (attribute.name.empty()) fail(fmt::format("labels[{}].name must not be empty", i));
+    if (!names.insert(attribute.name).second) fail(fmt::format("labels[{}].name \"{}\" is repeated", i, attribute.name));
+    if (attribute.values.size() < 2) {
+      fail(fmt::format("labels[{}] (\"{}\") has {} values, expected at least 2", i, attribute.name, attribute.values.size()));
+    }
+    std::set<std::string> values;
+    for (const auto& value : attribute.values) {
+      if (value.empty() || !values.insert(value).second) {
+        fail(fmt::format("labels[{}] (\"{}\"): value \"{}\" is empty or repeated", i, attribute.name, value));
+      }
+    }
+  }
+}
+
+int64_t GeneratorConfig::c_dim() const {
+  int64_t dim = 0;
+  for (const auto& attribute : labels) dim += static_cast<int64_t>(attribute.values.size());
+  return dim;
 }
 
 int64_t GeneratorConfig::log2_resolution() const {
@@ -115,19 +143,33 @@ at::Tensor EqualLinearImpl::forward(const at::Tensor& x) {
   return activate ? lrelu_gain(y, 0) : y;
 }
 
-MappingNetworkImpl::MappingNetworkImpl(const GeneratorConfig& config) : w_avg_beta(config.w_avg_beta) {
-  for (int64_t i = 0; i < config.mapping_layers; ++i) {
-    const int64_t in = i == 0 ? config.z_dim : config.w_dim;
-    fcs.push_back(register_module("fc" + std::to_string(i), EqualLinear(in, config.w_dim, true, config.mapping_lr_mul)));
+MappingNetworkImpl::MappingNetworkImpl(const GeneratorConfig& config)
+    : MappingNetworkImpl(config.z_dim, config.c_dim(), config.w_dim, config.mapping_layers, config.mapping_lr_mul,
+                         config.w_avg_beta) {}
+
+MappingNetworkImpl::MappingNetworkImpl(int64_t z_dim_, int64_t c_dim_, int64_t w_dim, int64_t layers, double lr_mul,
+                                       double w_avg_beta_)
+    : w_avg_beta(w_avg_beta_), z_dim(z_dim_), c_dim(c_dim_) {
+  // NVlabs: the label embedding is as wide as w (embed_features = w_dim), at learning rate 1.
+  if (c_dim > 0) embed = register_module("embed", EqualLinear(c_dim, w_dim, false));
+  for (int64_t i = 0; i < layers; ++i) {
+    const int64_t in = i == 0 ? z_dim + (c_dim > 0 ? w_dim : 0) : w_dim;
+    fcs.push_back(register_module("fc" + std::to_string(i), EqualLinear(in, w_dim, true, lr_mul)));
   }
-  w_avg = register_buffer("w_avg", torch::zeros({config.w_dim}));
+  if (w_avg_beta >= 0) w_avg = register_buffer("w_avg", torch::zeros({w_dim}));  // < 0: none (D's label mapping)
 }
 
-at::Tensor MappingNetworkImpl::forward(const at::Tensor& z, bool update_w_avg) {
-  // z: [B, z_dim] -> w: [B, w_dim]
-  at::Tensor x = z * (z.square().mean(1, true) + 1e-8).rsqrt();  // normalise_2nd_moment
+at::Tensor MappingNetworkImpl::forward(const at::Tensor& z, const at::Tensor& c, bool update_w_avg) {
+  // z: [B, z_dim], c: [B, c_dim] -> w: [B, w_dim]
+  auto normalise_2nd_moment = [](const at::Tensor& t) { return t * (t.square().mean(1, true) + 1e-8).rsqrt(); };
+  at::Tensor x;
+  if (z_dim > 0) x = normalise_2nd_moment(z);
+  if (c_dim > 0) {
+    at::Tensor y = normalise_2nd_moment(embed->forward(c.to(embed->weight.dtype())));
+    x = x.defined() ? torch::cat({x, y}, 1) : y;
+  }
   for (auto& fc : fcs) x = fc->forward(x);
-  if (update_w_avg) {
+  if (update_w_avg && w_avg.defined()) {
     torch::NoGradGuard no_grad;
     w_avg.copy_(x.detach().mean(0).lerp(w_avg, w_avg_beta));
   }
@@ -232,9 +274,19 @@ GeneratorImpl::GeneratorImpl(const GeneratorConfig& config) : config_(config) {
   }
 }
 
-at::Tensor GeneratorImpl::map(const at::Tensor& z, bool update_w_avg) {
+at::Tensor GeneratorImpl::map(const at::Tensor& z, const at::Tensor& c, bool update_w_avg) {
   check_shape(z, "z", {-1, config_.z_dim});
-  return mapping->forward(z, update_w_avg);
+  const int64_t c_dim = config_.c_dim();
+  if (c_dim > 0) {
+    if (!c.defined()) {
+      throw core::Error(fmt::format("conditional generator: labels c [B, {}] are needed to map z (labels: {})", c_dim,
+                                    label_summary(config_.labels)));
+    }
+    check_shape(c, "c (labels)", {z.size(0), c_dim});
+  } else if (c.defined() && c.numel() > 0) {
+    throw core::Error(fmt::format("unconditional generator: got labels c {}, expected none", core::shape_text(c.sizes())));
+  }
+  return mapping->forward(z, c_dim > 0 ? c : at::Tensor(), update_w_avg);
 }
 
 at::Tensor GeneratorImpl::broadcast(const at::Tensor& w) const {
@@ -304,8 +356,8 @@ at::Tensor GeneratorImpl::synthesize_from_styles(const std::vector<at::Tensor>& 
   return img;
 }
 
-at::Tensor GeneratorImpl::forward(const at::Tensor& z, double psi, NoiseMode noise) {
-  return synthesize(truncate(broadcast(map(z)), psi), noise);
+at::Tensor GeneratorImpl::forward(const at::Tensor& z, double psi, NoiseMode noise, const at::Tensor& c) {
+  return synthesize(truncate(broadcast(map(z, c)), psi), noise);
 }
 
 std::vector<at::Tensor> GeneratorImpl::noise_buffers() {

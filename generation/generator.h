@@ -27,6 +27,23 @@
 
 namespace hdv::gen {
 
+// One attribute of a conditional generator's labels: its name and its words, in the order of the
+// one-hot columns ("colour": red, orange, ...). The label vector c concatenates one one-hot block
+// per attribute (StyleGAN2-ADA's c, with several attributes).
+struct LabelAttribute {
+  std::string name;
+  std::vector<std::string> values;
+
+  template <class V>
+  void fields(V& v) {
+    v("name", name);
+    v("values", values);
+  }
+};
+
+// "class=t-shirt|dress; colour=red|blue" (or "none"), for messages.
+std::string label_summary(const std::vector<LabelAttribute>& labels);
+
 struct GeneratorConfig {
   int64_t resolution = 128;      // output height = width, in pixels (a power of two, >= 4)
   int64_t z_dim = 512;           // input latent width (Z)
@@ -38,6 +55,9 @@ struct GeneratorConfig {
   int64_t img_channels = 3;      // output channels (RGB)
   double w_avg_beta = 0.995;     // EMA decay of the tracked mean w, per training batch
   double conv_clamp = 256;       // clamp of conv outputs after bias + activation (0 = none)
+  // Conditional generators (StyleGAN2-ADA): the label vocabulary; empty = unconditional. The
+  // mapping network embeds c (c_dim() wide) to w_dim, normalises it and concatenates it with z.
+  std::vector<LabelAttribute> labels;
 
   template <class V>
   void fields(V& v) {
@@ -51,6 +71,7 @@ struct GeneratorConfig {
     v("img_channels", img_channels);
     v("w_avg_beta", w_avg_beta);
     v("conv_clamp", conv_clamp);
+    v("labels", labels);
   }
   // Throws core::ConfigError naming the field ("generator config: resolution=96 must be a power of two").
   void validate() const;
@@ -58,6 +79,8 @@ struct GeneratorConfig {
   int64_t log2_resolution() const;          // log2(resolution)
   int64_t num_ws() const;                   // 2·log2(resolution) − 2 (18 at 1024²)
   int64_t channels_at(int64_t res) const;   // min(channel_base / res, channel_max)
+  int64_t c_dim() const;                    // width of the label vector c (0 = unconditional)
+  bool conditional() const { return c_dim() > 0; }
 };
 
 // Named geometries: "stylegan2-f-1024" (config F at 1024²), "stylegan2-small-128" and
@@ -94,14 +117,21 @@ struct EqualLinearImpl : torch::nn::Module {
 TORCH_MODULE(EqualLinear);
 
 // Z -> W: pixel norm (normalise_2nd_moment), mapping_layers EqualLinear + lrelu at lr_mul; tracks
-// w_avg (buffer "w_avg") while training.
+// w_avg (buffer "w_avg") while training. Conditional (c_dim > 0, NVlabs MappingNetwork): "embed"
+// (c_dim -> embed_dim, lr 1, linear), normalised, concatenated after the normalised z, so fc0 takes
+// z_dim + embed_dim. z_dim 0 (the discriminator's label mapping) maps c alone.
 struct MappingNetworkImpl : torch::nn::Module {
   explicit MappingNetworkImpl(const GeneratorConfig& config);
-  // z: [B, z_dim] -> w: [B, w_dim]. update_w_avg: move w_avg toward the batch mean (training).
-  at::Tensor forward(const at::Tensor& z, bool update_w_avg = false);
+  // w_avg_beta < 0: no w_avg buffer (NVlabs' discriminator label mapping).
+  MappingNetworkImpl(int64_t z_dim, int64_t c_dim, int64_t w_dim, int64_t layers, double lr_mul, double w_avg_beta);
+  // z: [B, z_dim] (undefined when z_dim is 0), c: [B, c_dim] (undefined when c_dim is 0)
+  // -> w: [B, w_dim]. update_w_avg: move w_avg toward the batch mean (training).
+  at::Tensor forward(const at::Tensor& z, const at::Tensor& c = {}, bool update_w_avg = false);
+  EqualLinear embed{nullptr};    // "embed" (conditional only)
   std::vector<EqualLinear> fcs;  // "fc0" ... "fc<N-1>"
   at::Tensor w_avg;              // [w_dim]
   double w_avg_beta;
+  int64_t z_dim, c_dim;
 };
 TORCH_MODULE(MappingNetwork);
 
@@ -142,11 +172,13 @@ class GeneratorImpl : public torch::nn::Module {
  public:
   explicit GeneratorImpl(const GeneratorConfig& config = {});
 
-  // z: [B, z_dim] -> image [B, C, R, R] (about [-1, 1]) with truncation psi (1 = none).
-  at::Tensor forward(const at::Tensor& z, double psi = 1.0, NoiseMode noise = NoiseMode::Const);
+  // z: [B, z_dim] (+ labels c: [B, c_dim] when conditional) -> image [B, C, R, R] (about [-1, 1])
+  // with truncation psi (1 = none).
+  at::Tensor forward(const at::Tensor& z, double psi = 1.0, NoiseMode noise = NoiseMode::Const, const at::Tensor& c = {});
 
-  // Z -> W: [B, w_dim].
-  at::Tensor map(const at::Tensor& z, bool update_w_avg = false);
+  // Z (and c) -> W: [B, w_dim]. A conditional generator needs c ([B, c_dim], one one-hot block per
+  // label attribute; generation/labels.h makes them): without it this throws naming c_dim.
+  at::Tensor map(const at::Tensor& z, const at::Tensor& c = {}, bool update_w_avg = false);
   // W -> W+: [B, w_dim] -> [B, num_ws, w_dim].
   at::Tensor broadcast(const at::Tensor& w) const;
   // lerp(w_avg, ws, psi) on the first `cutoff` ws (all when cutoff < 0); ws: [B, num_ws, w_dim].

@@ -2,6 +2,7 @@
 #include "generation/job.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -67,6 +68,15 @@ bool is_plain_name(std::string_view name) {
   return name.find('/') == std::string_view::npos && name != "." && name != "..";
 }
 
+std::string output_stem(const std::string& output) {
+  if (output.size() > 4) {
+    std::string ext = output.substr(output.size() - 4);
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (ext == ".png") return output.substr(0, output.size() - 4);
+  }
+  return output;
+}
+
 void validate_job(const Job& job) {
   const std::string& where = job.where;
   const bool needs_prompt = job.mode == JobMode::Edit || job.mode == JobMode::EditOptimise;
@@ -91,6 +101,9 @@ void validate_job(const Job& job) {
   }
   if (job.beta < 0 || job.beta >= 1) field_error(where, "beta", fmt::format("expected 0 <= beta < 1, got {}", job.beta));
   if (job.seed && *job.seed < 0) field_error(where, "seed", fmt::format("expected integer >= 0, got {}", *job.seed));
+  if (!job.label.empty() && !(job.mode == JobMode::Sample || (needs_prompt && job.input.empty()))) {
+    field_error(where, "label", "only for sample jobs and edits that start from a seed (it picks the sample's labels)");
+  }
   const bool control = std::any_of(job.output.begin(), job.output.end(),
                                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
   if (!is_plain_name(job.output) || control) {
@@ -102,7 +115,7 @@ void validate_job(const Job& job) {
 Job parse_job(const Json& json, const std::string& where) {
   if (!json.is_object()) throw ConfigError(fmt::format("{}: expected a JSON object, got {}", where, core::describe_json_value(json)));
   static const std::set<std::string> kKeys = {"mode",  "input", "prompt", "neutral", "strength", "beta",
-                                              "steps", "invert_steps", "lr", "scale", "seed", "output"};
+                                              "steps", "invert_steps", "lr", "scale", "seed", "output", "label"};
   for (auto it = json.begin(); it != json.end(); ++it) {
     if (kKeys.count(it.key()) == 0) field_error(where, it.key(), "unknown field");
   }
@@ -137,6 +150,8 @@ Job parse_job(const Json& json, const std::string& where) {
   job.prompt_given = json.contains("prompt");
   string_field("neutral", job.neutral);
   string_field("output", job.output);
+  job.output = output_stem(job.output);
+  string_field("label", job.label);
   number_field("strength", job.strength);
   number_field("beta", job.beta);
   number_field("lr", job.lr);

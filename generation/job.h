@@ -4,7 +4,8 @@
 //   {"mode": "edit", "input": "shirt.png", "prompt": "a red shirt", "neutral": "a shirt",
 //    "strength": 4.1, "output": "red"}
 // Modes and the fields each needs:
-//   sample         seed
+//   sample         seed; optional label ("class=dress,colour=red": a conditional generator's
+//                  labels; the others are drawn from the seed)
 //   invert         input
 //   edit           prompt, and input or seed; optional neutral, strength, beta, invert_steps
 //   edit-optimise  prompt, and input or seed; optional steps, lr, invert_steps
@@ -41,7 +42,11 @@ struct Job {
   double lr = 0;                     // edit-optimise, sr: peak Adam learning rate (0 = the mode's default)
   int scale = 8;                     // super-resolution factor: 4, 8 or 16
   std::optional<int64_t> seed;       // latent seed (sample; edit without input)
-  std::string output;                // output base name (default: job-<line>)
+  std::string label;                 // conditional generators: labels of the seed's sample ("" = drawn
+                                     // from the seed); sample, and edits that start from a seed
+  std::string output;                // output base name (default: job-<line>); a ".png" the user
+                                     // wrote is dropped ("s11.png" -> "s11"), so files are s11.png,
+                                     // s11-source.png, ...
   std::string where;                 // "jobs.jsonl:3", or "flags" (errors then name --flags)
   bool prompt_given = false;         // the job file has a "prompt" key (an empty one fails at run time)
 };
@@ -52,6 +57,9 @@ JobMode parse_job_mode(const std::string& text, const std::string& where);
 // True when `name` names a file inside a folder rather than a path: no '/', not "." or "..".
 // Output names (a job's `output`, --sheet) must be such names, so nothing is written outside --out.
 bool is_plain_name(std::string_view name);
+
+// An output name as users write it -> its base: a trailing ".png" (any case) is dropped.
+std::string output_stem(const std::string& output);
 
 // Checks the fields `job` needs for its mode; throws core::ConfigError naming job.where.
 void validate_job(const Job& job);

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "generation/generator_checkpoint.h"
+#include "generation/labels.h"
 #include "generation/oracle.h"
 #include "models/vl_checkpoint.h"
 
@@ -147,16 +148,31 @@ Pipeline::~Pipeline() = default;
 Pipeline::Pipeline(Pipeline&&) noexcept = default;
 Pipeline& Pipeline::operator=(Pipeline&&) noexcept = default;
 
-Rendered Pipeline::sample(int64_t seed, double psi, int64_t mix_seed, int64_t crossover) {
+const std::vector<LabelAttribute>& Pipeline::label_vocabulary() const { return state_->generator->config().labels; }
+
+Rendered Pipeline::sample(int64_t seed, double psi, int64_t mix_seed, int64_t crossover, const std::string& label) {
   State& s = *state_;
   torch::NoGradGuard no_grad;
   GeneratorImpl& g = *s.generator;
-  at::Tensor ws = g.truncate(g.broadcast(g.map(seeded_z(seed, g.config().z_dim).to(s.device))), psi);
+  const auto& vocabulary = g.config().labels;
+  if (vocabulary.empty() && !label.empty()) parse_label_spec(vocabulary, label);  // the "unconditional" error
+  LabelChoice choice;
+  auto labels_of = [&](int64_t which_seed, const LabelChoice& given) -> at::Tensor {
+    if (vocabulary.empty()) return {};
+    choice = draw_labels(vocabulary, given, static_cast<uint64_t>(which_seed));
+    return one_hot_labels(vocabulary, {choice}).to(s.device);
+  };
+  const LabelChoice given = label.empty() ? LabelChoice{} : parse_label_spec(vocabulary, label);
+  at::Tensor ws = g.truncate(g.broadcast(g.map(seeded_z(seed, g.config().z_dim).to(s.device), labels_of(seed, given))), psi);
+  const LabelChoice sample_choice = choice;
   if (mix_seed >= 0) {
-    at::Tensor other = g.truncate(g.broadcast(g.map(seeded_z(mix_seed, g.config().z_dim).to(s.device))), psi);
+    // The mixed-in seed keeps the sample's labels, as in training's style mixing.
+    at::Tensor c = vocabulary.empty() ? at::Tensor() : one_hot_labels(vocabulary, {sample_choice}).to(s.device);
+    at::Tensor other = g.truncate(g.broadcast(g.map(seeded_z(mix_seed, g.config().z_dim).to(s.device), c)), psi);
     ws = GeneratorImpl::mix(ws, other, crossover);
   }
   Rendered out;
+  if (!vocabulary.empty()) out.labels = describe_labels(vocabulary, sample_choice);
   out.latent.ws = ws;
   out.image = s.cpu(g.synthesize(ws));
   return out;

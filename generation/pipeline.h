@@ -58,6 +58,7 @@ struct Latent {
 struct Rendered {
   at::Tensor image;  // [1, C, R, R] in [-1, 1], CPU
   Latent latent;
+  std::string labels;  // sample of a conditional generator: the labels it was drawn with ("class=dress,...")
 };
 
 struct EditResult : Rendered {
@@ -88,7 +89,13 @@ class Pipeline {
   Pipeline& operator=(Pipeline&&) noexcept;
 
   // z from `seed`, truncation psi; with mix_seed >= 0, ws from `crossover` on come from mix_seed.
-  Rendered sample(int64_t seed, double psi = 0.7, int64_t mix_seed = -1, int64_t crossover = 0);
+  // A conditional generator maps z with labels: those `label` names ("class=dress,colour=red",
+  // generation/labels.h; UsageError for unknown words), the others drawn from the seed. Labels only
+  // pick the sample: what is returned is its W+, which edits move as for any generator.
+  Rendered sample(int64_t seed, double psi = 0.7, int64_t mix_seed = -1, int64_t crossover = 0,
+                  const std::string& label = "");
+  // The generator's label vocabulary (empty when unconditional).
+  const std::vector<LabelAttribute>& label_vocabulary() const;
   Rendered render(const Latent& latent);
   InvertOutput invert(const at::Tensor& image, const InvertConfig& config, const core::ProgressCallback& progress = {},
                       const std::atomic<bool>* cancel = nullptr);

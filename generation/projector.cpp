@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "generation/labels.h"
 #include "core/shape_text.h"
 #include "generation/schedule.h"
 
@@ -79,7 +80,12 @@ InvertResult invert(GeneratorImpl& generator, VLGuide* guide, const at::Tensor& 
   {
     torch::NoGradGuard no_grad;
     at::Tensor z = torch::randn({config.w_avg_samples, generator.config().z_dim}, cpu, torch::kFloat).to(device);
-    at::Tensor w = generator.map(z);
+    // A conditional generator's mean over labels drawn uniformly (after the z draws, so an
+    // unconditional inversion is unchanged).
+    at::Tensor c = generator.config().conditional()
+                       ? random_labels(generator.config().labels, config.w_avg_samples, cpu).to(device)
+                       : at::Tensor();
+    at::Tensor w = generator.map(z, c);
     w_avg = w.mean(0, true);
     w_std = std::sqrt((w - w_avg).square().sum().item<double>() / static_cast<double>(config.w_avg_samples)) *
             torch::ones({}, w.options());

@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "generation/labels.h"
 #include "core/shape_text.h"
 
 namespace hdv::gen {
@@ -76,7 +77,10 @@ SRResult super_resolve(GeneratorImpl& generator, VLGuide* guide, const at::Tenso
     torch::NoGradGuard no_grad;
     auto cpu = torch::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(config.seed) + 7919);
     at::Tensor z = torch::randn({config.fit_samples, generator.config().z_dim}, cpu, torch::kFloat).to(device);
-    at::Tensor w = generator.map(z) / std::sqrt(2.0);  // undo the gain √2
+    at::Tensor c = generator.config().conditional()
+                       ? random_labels(generator.config().labels, config.fit_samples, cpu).to(device)
+                       : at::Tensor();                 // conditional: over labels drawn uniformly
+    at::Tensor w = generator.map(z, c) / std::sqrt(2.0);  // undo the gain √2
     at::Tensor pre = torch::where(w < 0, w / 0.2, w);  // invert leaky ReLU(0.2)
     mu = pre.mean(0);
     sigma = pre.std(0);

@@ -2,10 +2,15 @@
 //   gan --data PATH --out RUN ...         StyleGAN2 training (training/gan_trainer.h), resumable
 //   gan-fd --generator G --vl-model V ... VL-FD of a generator against real images (NOT Inception
 //                                          FID; training/frechet.h)
+//   gan-eval --generator G --oracle O     mode coverage (the oracle's histogram of what samples show)
+//                                          and, for a conditional generator, how often each requested
+//                                          label is read
 //
 // Settings come from the defaults (GanConfig), then --config run.json, then flags.
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -19,6 +24,8 @@
 #include "core/log.h"
 #include "generation/generator.h"
 #include "generation/generator_checkpoint.h"
+#include "generation/labels.h"
+#include "generation/oracle.h"
 #include "models/vl_checkpoint.h"
 #include "models/vl_model.h"
 #include "training/command.h"
@@ -48,6 +55,8 @@ void add_image_source_options(CLI::App* sub, ImageSourceOptions& data) {
   sub->add_option("--frames-per-clip", data.frames_per_clip, "SynthVid: frames taken from each clip")
       ->check(core::positive_integer())
       ->capture_default_str();
+  sub->add_option("--labels", data.labels,
+                  "Image folder: a JSONL labels file, one line per image: {\"image\": \"a.png\", \"colour\": \"red\"}");
 }
 
 struct GanOptions {
@@ -135,6 +144,14 @@ void add_gan(CLI::App& app, core::CommonOptions& common, Commands& commands) {
   field("--init-generator", f.init_generator,
         "Start G and G_ema from this generator file (same preset and resolution) instead of random weights",
         [&f](GanConfig& c) { c.init_generator = f.init_generator; });
+  field("--condition", f.labels,
+        "Conditional StyleGAN2-ADA on these label attributes, comma-separated (SynthVid: class,colour,texture; "
+        "a folder: keys of its --labels file); none = unconditional",
+        [&f](GanConfig& c) { c.labels = f.labels; })
+      ->delimiter(',');
+  field("--mapping-layers", f.mapping_layers, "Mapping-network depth of G and of D's label mapping (0 = the preset's)",
+        [&f](GanConfig& c) { c.mapping_layers = f.mapping_layers; })
+      ->check(core::non_negative_integer());
   field("--d-warmup", f.d_warmup, "First steps that train only D (G frozen); for a fresh D beside --init-generator",
         [&f](GanConfig& c) { c.d_warmup = f.d_warmup; })
       ->check(core::non_negative_integer());
@@ -219,11 +236,130 @@ void add_gan_fd(CLI::App& app, core::CommonOptions& common, Commands& commands) 
   }});
 }
 
+struct EvalOptions {
+  std::string generator;
+  std::string oracle;
+  int64_t samples = 2000;
+  double psi = 1.0;
+  int64_t seed = 0;
+  int64_t batch = 50;
+  std::string json;
+};
+
+// What gan-eval measures: per oracle attribute, the share of samples read as each value, and (for
+// the attributes a conditional generator was asked for) the share read as requested, overall and
+// per requested value.
+core::Json evaluate_generator_labels(gen::GeneratorImpl& generator, gen::AttributeOracleImpl& oracle,
+                                     const EvalOptions& options) {
+  torch::NoGradGuard no_grad;
+  const auto& vocabulary = generator.config().labels;
+  const auto device = generator.parameters().front().device();
+  at::Generator rng = at::make_generator<at::CPUGeneratorImpl>(uint64_t(options.seed));
+  at::Tensor z = torch::randn({options.samples, generator.config().z_dim}, rng, torch::kFloat);
+  // Requested labels: each attribute uniform, drawn after the latents.
+  at::Tensor c = vocabulary.empty() ? at::Tensor() : gen::random_labels(vocabulary, options.samples, rng);
+  const std::vector<gen::LabelChoice> requested =
+      vocabulary.empty() ? std::vector<gen::LabelChoice>{} : gen::decode_labels(vocabulary, c);
+  std::vector<gen::OraclePrediction> read;
+  for (int64_t i = 0; i < options.samples; i += options.batch) {
+    const int64_t n = std::min(options.batch, options.samples - i);
+    at::Tensor ws = generator.broadcast(
+        generator.map(z.narrow(0, i, n).to(device), c.defined() ? c.narrow(0, i, n).to(device) : at::Tensor()));
+    at::Tensor images = generator.synthesize(generator.truncate(ws, options.psi)).to(torch::kCPU, torch::kFloat);
+    if (images.size(1) == 1) images = images.expand({-1, 3, -1, -1});
+    for (auto& p : oracle.predict(images)) read.push_back(std::move(p));
+    if ((i / options.batch) % 10 == 0) core::log_info("gan-eval: {} of {} samples", i + n, options.samples);
+  }
+  core::Json result{{"samples", options.samples}, {"psi", options.psi}, {"seed", options.seed},
+                    {"conditional", !vocabulary.empty()}, {"labels", gen::label_summary(vocabulary)}};
+  core::Json histogram = core::Json::object(), accuracy = core::Json::object();
+  for (const auto& attribute : oracle.config().attributes) {
+    core::Json shares = core::Json::object();
+    for (const auto& value : attribute.values) {
+      int64_t count = 0;
+      for (const auto& p : read) count += p.values.at(attribute.name) == value;
+      shares[value] = double(count) / double(options.samples);
+    }
+    histogram[attribute.name] = shares;
+  }
+  for (size_t a = 0; a < vocabulary.size(); ++a) {
+    const auto& attribute = vocabulary[a];
+    const auto& heads = oracle.config().attributes;
+    const bool read_by_oracle =
+        std::any_of(heads.begin(), heads.end(), [&](const gen::OracleAttribute& h) { return h.name == attribute.name; });
+    if (!read_by_oracle) continue;
+    int64_t hits = 0;
+    core::Json per_value = core::Json::object();
+    for (size_t k = 0; k < attribute.values.size(); ++k) {
+      int64_t asked = 0, hit = 0;
+      for (size_t i = 0; i < read.size(); ++i) {
+        if (requested[i][a] != int64_t(k)) continue;
+        ++asked;
+        hit += read[i].values.at(attribute.name) == attribute.values[k];
+      }
+      hits += hit;
+      per_value[attribute.values[k]] = asked > 0 ? double(hit) / double(asked) : 0.0;
+    }
+    accuracy[attribute.name] = {{"overall", double(hits) / double(options.samples)}, {"per_value", per_value}};
+  }
+  result["histogram"] = histogram;
+  result["requested_read"] = accuracy;
+  return result;
+}
+
+void add_gan_eval(CLI::App& app, core::CommonOptions& common, Commands& commands) {
+  auto options = std::make_shared<EvalOptions>();
+  CLI::App* sub = app.add_subcommand(
+      "gan-eval", "Mode coverage of a generator and, when conditional, how often the oracle reads the requested labels");
+  sub->add_option("--generator", options->generator, "generator checkpoint, or a gan run folder (its generator.safetensors)")
+      ->required();
+  sub->add_option("--oracle", options->oracle, "attribute-oracle checkpoint that reads the samples")->required();
+  sub->add_option("--samples", options->samples, "Samples drawn")->check(core::integer_in(1, 1000000))->capture_default_str();
+  sub->add_option("--psi", options->psi, "Truncation ψ (1 = none)")->check(core::number_in(0.0, 1.0))->capture_default_str();
+  sub->add_option("--seed", options->seed, "Seed of the latents and the requested labels")
+      ->check(core::non_negative_integer())
+      ->capture_default_str();
+  sub->add_option("--batch", options->batch, "Samples per forward pass")->check(core::integer_in(1, 4096))->capture_default_str();
+  sub->add_option("--json", options->json, "Write the result to this JSON file");
+  commands.push_back({sub, [options, &common] {
+    const c10::Device device = core::apply_common_options(common);
+    fs::path path = options->generator;
+    if (fs::is_directory(path)) path /= "generator.safetensors";
+    gen::Generator generator = gen::load_generator(path);
+    generator->to(device);
+    gen::AttributeOracle oracle = gen::load_oracle(options->oracle);
+    oracle->to(device);
+    oracle->eval();
+    const auto start = std::chrono::steady_clock::now();
+    core::Json result = evaluate_generator_labels(*generator, *oracle, *options);
+    result["generator"] = path.string();
+    result["oracle"] = options->oracle;
+    result["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::printf("%lld samples of %s (psi %g, %s)\n", static_cast<long long>(options->samples), path.string().c_str(),
+                options->psi, result["conditional"].get<bool>() ? "labels uniform per attribute" : "unconditional");
+    for (auto it = result["histogram"].begin(); it != result["histogram"].end(); ++it) {
+      std::string line;
+      for (auto v = it->begin(); v != it->end(); ++v) line += fmt::format(" {} {:.1f}%", v.key(), 100 * v->get<double>());
+      std::printf("  read %-8s%s\n", it.key().c_str(), line.c_str());
+    }
+    for (auto it = result["requested_read"].begin(); it != result["requested_read"].end(); ++it) {
+      std::string line;
+      for (auto v = (*it)["per_value"].begin(); v != (*it)["per_value"].end(); ++v) {
+        line += fmt::format(" {} {:.1f}%", v.key(), 100 * v->get<double>());
+      }
+      std::printf("  asked %-7s read as asked %.1f%% |%s\n", it.key().c_str(), 100 * (*it)["overall"].get<double>(),
+                  line.c_str());
+    }
+    if (!options->json.empty()) core::write_json_file(options->json, result);
+  }});
+}
+
 }  // namespace
 
 void add_gan_commands(CLI::App& app, core::CommonOptions& common, Commands& commands) {
   add_gan(app, common, commands);
   add_gan_fd(app, common, commands);
+  add_gan_eval(app, common, commands);
 }
 
 }  // namespace hdv::train

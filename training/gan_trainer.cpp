@@ -32,6 +32,7 @@
 #include "generation/discriminator.h"
 #include "generation/generator.h"
 #include "generation/generator_checkpoint.h"
+#include "generation/labels.h"
 #include "models/module_state.h"
 #include "models/vl_checkpoint.h"
 #include "models/vl_model.h"
@@ -77,6 +78,12 @@ void GanConfig::validate() const {
   if (!(max_minutes >= 0)) fail(fmt::format("max_minutes={} must be >= 0", max_minutes));
   if (d_warmup < 0) fail(fmt::format("d_warmup={} must be >= 0", d_warmup));
   if (precision != "fp32" && precision != "bf16") fail(fmt::format("precision={} must be fp32 or bf16", precision));
+  if (mapping_layers < 0) fail(fmt::format("mapping_layers={} must be >= 0 (0 = the preset's)", mapping_layers));
+  std::set<std::string> seen;
+  for (const auto& name : labels) {
+    if (name.empty()) fail("labels: an attribute name is empty");
+    if (!seen.insert(name).second) fail(fmt::format("labels: attribute \"{}\" is named twice", name));
+  }
 }
 
 void GanConfig::resolve() {
@@ -85,15 +92,26 @@ void GanConfig::resolve() {
   if (ema_kimg < 0) ema_kimg = double(batch) * 10.0 / 32.0;
 }
 
-at::Tensor sample_generator(gen::GeneratorImpl& generator, int64_t count, uint64_t seed, int64_t batch) {
+at::Tensor sample_generator(gen::GeneratorImpl& generator, int64_t count, uint64_t seed, int64_t batch,
+                            const at::Tensor& labels) {
   torch::NoGradGuard no_grad;
   at::Generator rng = at::make_generator<at::CPUGeneratorImpl>(seed);
   at::Tensor z = torch::randn({count, generator.config().z_dim}, rng, torch::TensorOptions().dtype(torch::kFloat32));
+  at::Tensor c;
+  if (generator.config().conditional()) {
+    c = labels.defined() ? labels : gen::random_labels(generator.config().labels, count, rng);
+    if (c.dim() != 2 || c.size(0) != count) {
+      throw core::Error(fmt::format("sample_generator: labels {}, expected [{}, {}]", core::shape_text(c.sizes()), count,
+                                    generator.config().c_dim()));
+    }
+  }
   const auto device = generator.parameters().front().device();
   std::vector<at::Tensor> out;
   for (int64_t i = 0; i < count; i += batch) {
-    at::Tensor zb = z.narrow(0, i, std::min(batch, count - i)).to(device);
-    out.push_back(generator.forward(zb, 1.0, gen::NoiseMode::Const).to(torch::kCPU, torch::kFloat32));  // [b, C, R, R]
+    const int64_t n = std::min(batch, count - i);
+    at::Tensor zb = z.narrow(0, i, n).to(device);
+    at::Tensor cb = c.defined() ? c.narrow(0, i, n).to(device) : at::Tensor();
+    out.push_back(generator.forward(zb, 1.0, gen::NoiseMode::Const, cb).to(torch::kCPU, torch::kFloat32));  // [b, C, R, R]
   }
   return torch::cat(out);
 }
@@ -172,12 +190,19 @@ class GanTrainer {
  private:
   void setup();
   void setup_resume();
-  // z: [B, z_dim] -> (images [B, C, R, R], ws [B, num_ws, w_dim]) with style mixing.
-  std::pair<at::Tensor, at::Tensor> run_generator(int64_t batch, bool update_w_avg);
-  // images [B, C, R, R] -> float logits [B, 1] (under autocast when precision is bf16).
-  at::Tensor discriminate(const at::Tensor& images);
+  // -> (images [B, C, R, R], ws [B, num_ws, w_dim]) with style mixing; c: [B, c_dim] labels
+  // (conditional) or undefined.
+  std::pair<at::Tensor, at::Tensor> run_generator(int64_t batch, bool update_w_avg, const at::Tensor& c);
+  // images [B, C, R, R], c [B, c_dim] (conditional) -> float logits [B, 1] (under autocast when
+  // precision is bf16).
+  at::Tensor discriminate(const at::Tensor& images, const at::Tensor& c);
+  // Labels for B generated images: those of random training images (NVlabs draws c from the
+  // dataset, so G is asked for the label combinations the data has); undefined when unconditional.
+  at::Tensor generated_labels(int64_t batch);
+  void load_images_and_labels();
   void load_init_generator();
-  at::Tensor real_batch(int64_t step);
+  // -> (real images [B, 3, R, R], their labels [B, c_dim] or undefined)
+  std::pair<at::Tensor, at::Tensor> real_batch(int64_t step);
   void train_step(int64_t step);
   void save(int64_t step);
   void write_samples(int64_t step);
@@ -194,6 +219,8 @@ class GanTrainer {
   std::unique_ptr<Optimizer> g_opt_, d_opt_;
   LabelledImages owned_images_;
   const LabelledImages* images_ = nullptr;
+  std::vector<gen::LabelAttribute> vocabulary_;  // conditional: the label vocabulary
+  at::Tensor image_labels_;                       // conditional: float [N, c_dim] one-hot labels of the images
   at::Tensor pl_mean_;
   models::VLModel vl_model_{nullptr};
   at::Tensor fd_real_;
@@ -207,9 +234,32 @@ class GanTrainer {
   at::Tensor order_;
 };
 
+void GanTrainer::load_images_and_labels() {
+  if (run_.images != nullptr) {
+    images_ = run_.images;
+  } else {
+    ImageSourceOptions data = run_.data;
+    data.resolution = config_.resolution;
+    owned_images_ = load_images(data);
+    images_ = &owned_images_;
+  }
+  if (images_->size() < 1) throw core::Error(fmt::format("--data {}: no images", run_.data.path.string()));
+  if (images_->pixels.size(2) != config_.resolution || images_->pixels.size(3) != config_.resolution) {
+    throw core::Error(fmt::format("training images are {}, expected [N, 3, {}, {}]",
+                                  core::shape_text(images_->pixels.sizes()), config_.resolution, config_.resolution));
+  }
+  if (config_.labels.empty()) return;
+  ImageLabelTable table = image_label_table(*images_, config_.labels);
+  vocabulary_ = std::move(table.vocabulary);
+  image_labels_ = gen::one_hot_labels(vocabulary_, table.choices);
+  core::log_info("conditional: labels {} (c_dim {})", gen::label_summary(vocabulary_), image_labels_.size(1));
+}
+
 void GanTrainer::setup() {
   g_config_ = gen::generator_preset(config_.preset);
   g_config_.resolution = config_.resolution;
+  if (config_.mapping_layers > 0) g_config_.mapping_layers = config_.mapping_layers;
+  g_config_.labels = vocabulary_;
   g_config_.validate();
   d_config_ = gen::discriminator_config_for(g_config_);
   d_config_.validate();
@@ -288,6 +338,11 @@ void GanTrainer::setup_resume() {
     throw core::ConfigError(fmt::format("--resume {}: the run's settings differ from the checkpoint's: {}", source,
                                         fmt::join(differences, "; ")));
   }
+  const core::Json stored_labels = meta.at("generator").value("labels", core::Json::array());
+  if (stored_labels != core::config_to_json(g_config_).at("labels")) {
+    throw core::ConfigError(fmt::format("--resume {}: the data's label vocabulary ({}) differs from the checkpoint's ({})",
+                                        source, gen::label_summary(g_config_.labels), stored_labels.dump()));
+  }
 
   torch::NoGradGuard no_grad;
   std::vector<std::string> missing;
@@ -318,9 +373,15 @@ void GanTrainer::setup_resume() {
   core::log_info("resume: step {} from {}", start_step_, source);
 }
 
-std::pair<at::Tensor, at::Tensor> GanTrainer::run_generator(int64_t batch, bool update_w_avg) {
+at::Tensor GanTrainer::generated_labels(int64_t batch) {
+  if (!image_labels_.defined()) return {};
+  at::Tensor pick = torch::randint(images_->size(), {batch}, torch::kInt64);
+  return image_labels_.index_select(0, pick).to(device_);
+}
+
+std::pair<at::Tensor, at::Tensor> GanTrainer::run_generator(int64_t batch, bool update_w_avg, const at::Tensor& c) {
   at::Tensor z = torch::randn({batch, g_config_.z_dim}).to(device_);
-  at::Tensor ws = g_->broadcast(g_->map(z, update_w_avg));  // [B, num_ws, w_dim]
+  at::Tensor ws = g_->broadcast(g_->map(z, c, update_w_avg));  // [B, num_ws, w_dim]
   if (config_.style_mixing > 0) {
     const int64_t num_ws = g_config_.num_ws();
     const int64_t draw = torch::randint(1, num_ws, {1}, torch::kInt64).item<int64_t>();
@@ -328,7 +389,7 @@ std::pair<at::Tensor, at::Tensor> GanTrainer::run_generator(int64_t batch, bool 
     const int64_t cutoff = mixing_cutoff(u, draw, num_ws, config_.style_mixing);
     if (cutoff < num_ws) {
       at::Tensor z2 = torch::randn({batch, g_config_.z_dim}).to(device_);
-      ws = gen::GeneratorImpl::mix(ws, g_->broadcast(g_->map(z2, false)), cutoff);
+      ws = gen::GeneratorImpl::mix(ws, g_->broadcast(g_->map(z2, c, false)), cutoff);
     }
   }
   at::Tensor images;
@@ -339,12 +400,12 @@ std::pair<at::Tensor, at::Tensor> GanTrainer::run_generator(int64_t batch, bool 
   return {images.to(torch::kFloat32), ws};
 }
 
-at::Tensor GanTrainer::discriminate(const at::Tensor& images) {
+at::Tensor GanTrainer::discriminate(const at::Tensor& images, const at::Tensor& c) {
   core::AutocastScope amp(device_.type(), at::kBFloat16, config_.precision == "bf16");
-  return d_->forward(images).to(torch::kFloat32);  // [B, 1]
+  return d_->forward(images, c).to(torch::kFloat32);  // [B, 1]
 }
 
-at::Tensor GanTrainer::real_batch(int64_t step) {
+std::pair<at::Tensor, at::Tensor> GanTrainer::real_batch(int64_t step) {
   const int64_t n = images_->size(), b = config_.batch;
   std::vector<int64_t> indices;
   indices.reserve(b);
@@ -360,12 +421,14 @@ at::Tensor GanTrainer::real_batch(int64_t step) {
   }
   at::Tensor batch = image_batch(*images_, indices, config_.mirror).to(device_);  // [B, 3, R, R]
   if (g_config_.img_channels == 1) batch = batch.mean(1, /*keepdim=*/true);
-  return batch;
+  at::Tensor c;
+  if (image_labels_.defined()) c = image_labels_.index_select(0, torch::tensor(indices, torch::kInt64)).to(device_);
+  return {batch, c};
 }
 
 void GanTrainer::train_step(int64_t step) {
   const int64_t b = config_.batch;
-  at::Tensor real = real_batch(step);
+  auto [real, real_c] = real_batch(step);
 
   // During the D warm-up, G and G_ema stay as they are.
   const bool train_g = step >= config_.d_warmup;
@@ -374,8 +437,9 @@ void GanTrainer::train_step(int64_t step) {
   set_requires_grad(*d_, false);
   g_opt_->zero_grad();
   if (train_g) {
-    auto [images, ws] = run_generator(b, /*update_w_avg=*/true);
-    at::Tensor loss = generator_logistic_loss(discriminate(images));
+    const at::Tensor c = generated_labels(b);
+    auto [images, ws] = run_generator(b, /*update_w_avg=*/true, c);
+    at::Tensor loss = generator_logistic_loss(discriminate(images, c));
     loss.backward();
     last_g_ = loss.item<double>();
     clean_gradients(g_opt_->tensors());
@@ -385,7 +449,7 @@ void GanTrainer::train_step(int64_t step) {
   // Greg: path-length regularisation, lazily every pl_interval steps.
   if (train_g && config_.pl_weight > 0 && step % config_.pl_interval == 0) {
     g_opt_->zero_grad();
-    auto [images, ws] = run_generator(b / config_.pl_batch_shrink, true);
+    auto [images, ws] = run_generator(b / config_.pl_batch_shrink, true, generated_labels(b / config_.pl_batch_shrink));
     at::Tensor noise = torch::randn(images.sizes()).to(device_);
     PathLength pl = path_length_penalty(images, ws, noise, pl_mean_, config_.pl_decay);
     at::Tensor loss = (images.select(1, 0).select(1, 0).select(1, 0) * 0 + pl.penalty * config_.pl_weight).mean();
@@ -401,11 +465,12 @@ void GanTrainer::train_step(int64_t step) {
   d_opt_->zero_grad();
   {
     at::Tensor fake;
+    const at::Tensor fake_c = generated_labels(b);
     {
       torch::NoGradGuard no_grad;
-      fake = run_generator(b, /*update_w_avg=*/train_g).first;
+      fake = run_generator(b, /*update_w_avg=*/train_g, fake_c).first;
     }
-    at::Tensor loss = discriminator_logistic_loss(discriminate(real), discriminate(fake));
+    at::Tensor loss = discriminator_logistic_loss(discriminate(real, real_c), discriminate(fake, fake_c));
     loss.backward();
     last_d_ = loss.item<double>();
   }
@@ -416,7 +481,7 @@ void GanTrainer::train_step(int64_t step) {
   if (config_.r1_gamma > 0 && step % config_.r1_interval == 0) {
     d_opt_->zero_grad();
     at::Tensor real_leaf = real.detach().requires_grad_(true);
-    at::Tensor logits = discriminate(real_leaf);
+    at::Tensor logits = discriminate(real_leaf, real_c);
     at::Tensor r1 = r1_penalty(logits, real_leaf);  // [B]
     at::Tensor loss = (logits.squeeze(1) * 0 + r1 * (config_.r1_gamma / 2)).mean();
     (loss * double(config_.r1_interval)).backward();
@@ -526,22 +591,9 @@ GanResult GanTrainer::run() {
   if (config_.fd_every > 0 && run_.vl_model.empty()) {
     throw core::UsageError("--fd-every needs --vl-model (the VL model whose image features VL-FD compares)");
   }
+  load_images_and_labels();
   setup();
   setup_resume();
-
-  if (run_.images != nullptr) {
-    images_ = run_.images;
-  } else {
-    ImageSourceOptions data = run_.data;
-    data.resolution = config_.resolution;
-    owned_images_ = load_images(data);
-    images_ = &owned_images_;
-  }
-  if (images_->size() < 1) throw core::Error(fmt::format("--data {}: no images", run_.data.path.string()));
-  if (images_->pixels.size(2) != config_.resolution || images_->pixels.size(3) != config_.resolution) {
-    throw core::Error(fmt::format("training images are {}, expected [N, 3, {}, {}]",
-                                  core::shape_text(images_->pixels.sizes()), config_.resolution, config_.resolution));
-  }
   if (config_.fd_every > 0) {
     vl_model_ = models::load_vl_model(run_.vl_model);
     vl_model_->to(device_);

@@ -77,6 +77,10 @@ struct GanConfig {
   std::string init_generator;    // generator file G and G_ema start from (fine-tuning); "" = random
   int64_t d_warmup = 0;          // first steps that train only D (G and G_ema frozen), so a fresh D
                                  // catches up with an --init-generator G before G follows it
+  std::vector<std::string> labels;  // conditional StyleGAN2-ADA on these label attributes of the data
+                                    // (SynthVid: "class", "colour", "texture" of the primary object;
+                                    // a folder: its labels file's keys); empty = unconditional
+  int64_t mapping_layers = 0;    // mapping-network depth of G (and of D's label mapping); 0 = the preset's
 
   template <class V>
   void fields(V& v) {
@@ -111,6 +115,8 @@ struct GanConfig {
     v("precision", precision);
     v("init_generator", init_generator);
     v("d_warmup", d_warmup);
+    v("labels", labels);
+    v("mapping_layers", mapping_layers);
   }
   // Throws core::ConfigError naming the field.
   void validate() const;
@@ -142,9 +148,12 @@ GanResult train_gan(const GanRun& run);
 
 
 // `count` images from `generator` with latents drawn from a CPU generator seeded with `seed`
-// (never the global RNG), psi 1, const noise, in batches on the generator's device.
+// (never the global RNG), psi 1, const noise, in batches on the generator's device. A conditional
+// generator takes `labels` ([count, c_dim]) or, when undefined, labels drawn uniformly per attribute
+// from the same CPU generator after the latents.
 // -> float [count, C, R, R] on the CPU
-at::Tensor sample_generator(gen::GeneratorImpl& generator, int64_t count, uint64_t seed, int64_t batch = 16);
+at::Tensor sample_generator(gen::GeneratorImpl& generator, int64_t count, uint64_t seed, int64_t batch = 16,
+                            const at::Tensor& labels = {});
 
 // images [N, C, H, W] -> one grid image [C, rows·H, columns·W] (row-major, empty cells black).
 at::Tensor image_grid(const at::Tensor& images, int64_t columns);

@@ -15,7 +15,9 @@
 #include <exception>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "core/error.h"
@@ -110,6 +112,45 @@ void require_directory(const fs::path& dir, const std::string& what) {
   if (!fs::is_directory(dir, ec)) throw core::IoError(fmt::format("{}: not a folder ({})", dir.string(), what));
 }
 
+// A folder's labels file: image path (relative, '/'-separated) -> its attributes (every key but
+// "image", each a string). Empty when no file is given.
+std::map<std::string, core::Json> folder_labels(const ImageSourceOptions& options) {
+  std::map<std::string, core::Json> labels;
+  if (options.labels.empty()) return labels;
+  std::ifstream in(options.labels, std::ios::binary);
+  if (!in) throw core::IoError(fmt::format("{}: cannot open the labels file for reading", options.labels.string()));
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    if (std::all_of(line.begin(), line.end(), [](unsigned char c) { return std::isspace(c); })) continue;
+    const std::string where = fmt::format("{}:{}", options.labels.string(), number);
+    const core::Json entry = core::parse_json(line, where);
+    if (!entry.is_object()) {
+      throw core::FormatError(fmt::format("{}: expected a JSON object, got {}", where, core::describe_json_value(entry)));
+    }
+    auto image = entry.find("image");
+    if (image == entry.end() || !image->is_string() || image->get<std::string>().empty()) {
+      throw core::FormatError(fmt::format("{}: field \"image\": expected the image's path relative to {}, got {}", where,
+                                          options.path.string(),
+                                          image == entry.end() ? "nothing" : core::describe_json_value(*image)));
+    }
+    core::Json attributes = core::Json::object();
+    for (auto it = entry.begin(); it != entry.end(); ++it) {
+      if (it.key() == "image") continue;
+      if (!it->is_string() || it->get<std::string>().empty()) {
+        throw core::FormatError(fmt::format("{}: field \"{}\": expected a non-empty string, got {}", where, it.key(),
+                                            core::describe_json_value(*it)));
+      }
+      attributes[it.key()] = *it;
+    }
+    const std::string key = fs::path(image->get<std::string>()).lexically_normal().generic_string();
+    if (!labels.emplace(key, std::move(attributes)).second) {
+      throw core::FormatError(fmt::format("{}: image \"{}\" is labelled twice", where, key));
+    }
+  }
+  if (labels.empty()) throw core::FormatError(fmt::format("{}: no labels (an empty file)", options.labels.string()));
+  return labels;
+}
+
 std::vector<Item> folder_items(const ImageSourceOptions& options) {
   require_directory(options.path, "expected a folder of PNG/JPEG images");
   std::vector<fs::path> files;
@@ -125,15 +166,26 @@ std::vector<Item> folder_items(const ImageSourceOptions& options) {
                                         options.path.string()));
   }
   if (options.limit > 0 && static_cast<int64_t>(files.size()) > options.limit) files.resize(options.limit);
+  const std::map<std::string, core::Json> labels = folder_labels(options);
   std::vector<Item> items;
   items.reserve(files.size());
   const int64_t resolution = options.resolution;
   for (const fs::path& file : files) {
     Item item;
     item.source = file.string();
-    item.decode = [file, resolution] {
+    core::Json image_labels = core::Json::object();
+    if (!options.labels.empty()) {
+      const std::string relative = file.lexically_relative(options.path).generic_string();
+      auto it = labels.find(relative);
+      if (it == labels.end()) {
+        throw core::FormatError(fmt::format("{}: no line for image \"{}\" (every image of {} needs one)",
+                                            options.labels.string(), relative, options.path.string()));
+      }
+      image_labels = it->second;
+    }
+    item.decode = [file, resolution, image_labels] {
       return Decoded{to_uint8(resize_square(core::load_image(file, 3).unsqueeze(0), resolution)), {file.string()},
-                     {core::Json::object()}};
+                     {image_labels}};
     };
     items.push_back(std::move(item));
   }
@@ -276,6 +328,10 @@ std::vector<Item> fashion_mnist_items(const ImageSourceOptions& options) {
 LabelledImages load_images(const ImageSourceOptions& options, const core::ProgressCallback& progress) {
   validate(options);
   const std::string kind = resolve_kind(options);
+  if (!options.labels.empty() && kind != "folder") {
+    throw core::UsageError(fmt::format("--labels {}: a labels file is for image folders; {} is a {} source (its labels "
+                                       "come with it)", options.labels.string(), options.path.string(), kind));
+  }
   std::vector<Item> items;
   if (kind == "folder") {
     items = folder_items(options);
@@ -343,6 +399,47 @@ LabelledImages load_images(const ImageSourceOptions& options, const core::Progre
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
                  result.skipped > 0 ? fmt::format(", {} unreadable item(s) skipped", result.skipped) : "");
   return result;
+}
+
+std::string image_attribute(const core::Json& labels, const std::string& name) {
+  if (!labels.is_object()) return "";
+  auto objects = labels.find("objects");
+  if (objects != labels.end() && objects->is_array() && !objects->empty() && (*objects)[0].is_object()) {
+    auto value = (*objects)[0].find(name);
+    if (value != (*objects)[0].end() && value->is_string()) return value->get<std::string>();
+  }
+  auto value = labels.find(name);
+  return value != labels.end() && value->is_string() ? value->get<std::string>() : "";
+}
+
+ImageLabelTable image_label_table(const LabelledImages& images, const std::vector<std::string>& names) {
+  ImageLabelTable table;
+  std::vector<std::vector<std::string>> words(size_t(images.size()));
+  for (const std::string& name : names) {
+    std::set<std::string> values;
+    for (int64_t i = 0; i < images.size(); ++i) {
+      std::string value = image_attribute(images.labels[size_t(i)], name);
+      if (value.empty()) {
+        throw core::Error(fmt::format("labels: image {} has no \"{}\" label (conditioning needs it on every image)",
+                                      images.sources[size_t(i)], name));
+      }
+      values.insert(value);
+      words[size_t(i)].push_back(std::move(value));
+    }
+    if (values.size() < 2) {
+      throw core::Error(fmt::format("labels: attribute \"{}\" has {} value(s) in these images, expected at least 2", name,
+                                    values.size()));
+    }
+    table.vocabulary.push_back({name, std::vector<std::string>(values.begin(), values.end())});
+  }
+  table.choices.resize(size_t(images.size()));
+  for (int64_t i = 0; i < images.size(); ++i) {
+    for (size_t a = 0; a < names.size(); ++a) {
+      const auto& values = table.vocabulary[a].values;
+      table.choices[size_t(i)].push_back(std::lower_bound(values.begin(), values.end(), words[size_t(i)][a]) - values.begin());
+    }
+  }
+  return table;
 }
 
 at::Tensor image_batch(const LabelledImages& images, const std::vector<int64_t>& indices, bool hflip) {

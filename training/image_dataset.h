@@ -19,6 +19,7 @@
 
 #include "core/config.h"
 #include "core/progress.h"
+#include "generation/generator.h"
 
 namespace hdv::train {
 
@@ -31,6 +32,9 @@ struct ImageSourceOptions {
   int64_t frames_per_clip = 1;   // SynthVid: frames taken from each clip
   int64_t limit = 0;             // keep at most this many images (0 = all)
   int64_t jobs = 0;              // decoding threads (0 = hardware threads)
+  std::filesystem::path labels;  // folder only: a JSONL labels file, one line per image:
+                                 // {"image": "sub/a.png", "class": "dress", "colour": "red"} (the
+                                 // path relative to the folder; every image needs a line)
 };
 
 struct LabelledImages {
@@ -47,6 +51,19 @@ struct LabelledImages {
 // source itself is missing or malformed (a malformed labels line names file:line), and
 // core::Error when more than 1% of the images cannot be decoded.
 LabelledImages load_images(const ImageSourceOptions& options, const core::ProgressCallback& progress = {});
+
+// The attribute `name` of one image's labels: SynthVid / Fashion-MNIST `objects[0][name]` (the
+// primary object), else the top-level key (a folder's labels file); "" when it has none.
+std::string image_attribute(const core::Json& labels, const std::string& name);
+
+// The label vocabulary of `names` over `images` (each attribute's values sorted, as the one-hot
+// columns of a conditional generator) and every image's value indices. Throws core::Error naming
+// the first image without one of the attributes, or an attribute with fewer than 2 values.
+struct ImageLabelTable {
+  std::vector<gen::LabelAttribute> vocabulary;
+  std::vector<std::vector<int64_t>> choices;  // per image, one index per attribute
+};
+ImageLabelTable image_label_table(const LabelledImages& images, const std::vector<std::string>& names);
 
 // float [B, 3, R, R] in [-1, 1] of the images at `indices`; hflip mirrors each with probability
 // 0.5 using `generator`-free torch RNG (the global seed).

@@ -164,7 +164,7 @@ TEST(Generator, TracksWAvgWithBeta) {
   torch::NoGradGuard no_grad;
   const at::Tensor z = torch::randn({8, 32});
   const at::Tensor w = generator->map(z);
-  generator->map(z, /*update_w_avg=*/true);
+  generator->map(z, {}, /*update_w_avg=*/true);
   // w_avg starts at 0: after one update it is (1 − β)·mean(w).
   EXPECT_TRUE(torch::allclose(generator->w_avg(), w.mean(0) * (1 - 0.995), 1e-5, 1e-7));
 }

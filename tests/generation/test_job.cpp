@@ -76,6 +76,11 @@ TEST(Job, ErrorsNameFileLineAndField) {
        ":1: field \"invert_steps\": only for edit and edit-optimise jobs with an input (invert jobs use steps)"},
       {R"({"mode": "invert", "input": "a.png", "invert_steps": 100})",
        ":1: field \"invert_steps\": only for edit and edit-optimise jobs with an input"},
+      {R"({"mode": "invert", "input": "a.png", "label": "colour=red"})",
+       ":1: field \"label\": only for sample jobs and edits that start from a seed"},
+      {R"({"mode": "edit", "input": "a.png", "prompt": "x", "label": "colour=red"})",
+       ":1: field \"label\": only for sample jobs and edits that start from a seed"},
+      {R"({"mode": "sample", "label": 3})", ":1: field \"label\": expected a string, got integer 3"},
       {R"(["sample"])", ":1: expected a JSON object, got an array of 1"},
       {R"({"mode": "sample",)", ":1: invalid JSON at line 1, column 19"},
   };
@@ -125,6 +130,26 @@ TEST(Job, FlagJobsReportFlagNames) {
   job.scale = 8;
   job.invert_steps = 50;
   HDV_EXPECT_THROW_MSG(validate_job(job), core::UsageError, "--invert-steps: only for edit and edit-optimise jobs");
+}
+
+TEST(Job, OutputNamesAsUsersWriteThem) {
+  test::TempDir dir;
+  test::write_bytes(dir / "jobs.jsonl", R"({"mode": "sample", "seed": 11, "output": "s11.png"})" "\n"
+                                        R"({"mode": "sample", "seed": 12, "output": "S12.PNG", "label": "colour=red"})" "\n"
+                                        R"({"mode": "sample", "seed": 13, "output": "s13.jpg"})" "\n"
+                                        R"({"mode": "sample", "seed": 14, "output": "s11"})" "\n");
+  std::vector<JobLine> lines = read_job_file(dir / "jobs.jsonl");
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[0].job->output, "s11");  // files: s11.png, and companions from the stem
+  EXPECT_EQ(lines[1].job->output, "S12");
+  EXPECT_EQ(lines[1].job->label, "colour=red");
+  EXPECT_EQ(lines[2].job->output, "s13.jpg");  // only a PNG extension is the program's own
+  // "s11" and "s11.png" name the same files.
+  EXPECT_NE(lines[3].error.find("field \"output\": \"s11\" is already the output of line 1"), std::string::npos)
+      << lines[3].error;
+  EXPECT_EQ(output_stem("a.png"), "a");
+  EXPECT_EQ(output_stem(".png"), ".png");
+  EXPECT_EQ(output_stem("a.png.png"), "a.png");
 }
 
 TEST(Job, EmptyFileIsAnError) {

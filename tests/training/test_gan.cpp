@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "generation/generator.h"
 #include "generation/generator_checkpoint.h"
+#include "generation/labels.h"
 #include "tests/core/test_support.h"
 #include "tests/training/gan_test_data.h"
 #include "training/frechet.h"
@@ -325,6 +326,84 @@ TEST(GanTrainer, Bf16PrecisionRunsTheNetworksInBf16) {
     FAIL() << "no error";
   } catch (const core::ConfigError& e) {
     EXPECT_STREQ(e.what(), "precision=fp16 must be fp32 or bf16");
+  }
+}
+
+// square_images with a "colour" label per image (red, green or blue: the square's colour).
+LabelledImages labelled_squares(int64_t count) {
+  LabelledImages images = test::square_images(count, 16, 1);
+  for (int64_t i = 0; i < count; ++i) {
+    at::Tensor rgb = images.pixels[i].to(torch::kFloat).amax({1, 2});  // [3]
+    const int64_t top = rgb.argmax().item<int64_t>();
+    images.labels[size_t(i)] = core::Json{{"colour", top == 0 ? "red" : top == 1 ? "green" : "blue"}};
+  }
+  return images;
+}
+
+TEST(GanTrainer, ConditionalRunStoresItsVocabularyAndResumesExactly) {
+  TempDir dir;
+  LabelledImages images = labelled_squares(32);
+  GanRun run = tiny_run(images, dir / "straight", 4);
+  run.config.labels = {"colour"};
+  run.config.mapping_layers = 2;
+  train_gan(run);
+  gen::Generator g = gen::load_generator(dir / "straight/generator.safetensors");
+  ASSERT_EQ(g->config().labels.size(), 1u);
+  EXPECT_EQ(g->config().labels[0].name, "colour");
+  EXPECT_EQ(g->config().labels[0].values, (std::vector<std::string>{"blue", "green", "red"}));
+  EXPECT_EQ(g->config().mapping_layers, 2);
+  core::Checkpoint state = core::Checkpoint::load(dir / "straight/checkpoints/step-00000004.safetensors", kGanStateKind);
+  for (const char* name : {"G.mapping.embed.weight", "D.mapping.embed.weight", "D.mapping.fc1.weight",
+                           "optim.D.mapping.embed.weight.exp_avg"}) {
+    EXPECT_TRUE(state.file().contains(name)) << name;
+  }
+  EXPECT_EQ(state.tensor("D.b4.out.weight").size(0), 32);  // cmap_dim: the channels at 4x4
+  // Samples of a conditional generator: labels drawn with the latents, or given.
+  at::Tensor a = sample_generator(*g, 4, 5), b = sample_generator(*g, 4, 5);
+  EXPECT_TRUE(torch::equal(a, b));
+  at::Tensor red = gen::one_hot_labels(g->config().labels, {{2}, {2}, {2}, {2}});
+  at::Tensor blue = gen::one_hot_labels(g->config().labels, {{0}, {0}, {0}, {0}});
+  EXPECT_FALSE(torch::equal(sample_generator(*g, 4, 5, 16, red), sample_generator(*g, 4, 5, 16, blue)));
+  std::vector<core::Json> straight = read_metrics(dir / "straight/metrics.jsonl");
+
+  GanRun first = tiny_run(images, dir / "resumed", 3);
+  first.config.labels = {"colour"};
+  first.config.mapping_layers = 2;
+  train_gan(first);
+  GanRun again = first;
+  again.config.steps = 4;
+  again.resume = "auto";
+  train_gan(again);
+  std::vector<core::Json> resumed = read_metrics(dir / "resumed/metrics.jsonl");
+  ASSERT_EQ(resumed.size(), straight.size());
+  for (size_t i = 0; i < straight.size(); ++i) {
+    EXPECT_EQ(resumed[i]["loss_G"].get<double>(), straight[i]["loss_G"].get<double>()) << "step " << i + 1;
+    EXPECT_EQ(resumed[i]["loss_D"].get<double>(), straight[i]["loss_D"].get<double>()) << "step " << i + 1;
+  }
+
+  // Data without the attribute is named; a changed vocabulary is refused on resume.
+  GanRun missing = tiny_run(images, dir / "missing", 1);
+  missing.config.labels = {"class"};
+  try {
+    train_gan(missing);
+    FAIL() << "no error";
+  } catch (const core::Error& e) {
+    EXPECT_EQ(std::string(e.what()), "labels: image square#0 has no \"class\" label (conditioning needs it on every image)");
+  }
+  LabelledImages two = labelled_squares(32);
+  for (auto& labels : two.labels) {
+    if (labels["colour"] == "blue") labels["colour"] = "green";
+  }
+  GanRun changed = again;
+  changed.images = &two;
+  changed.config.steps = 5;
+  try {
+    train_gan(changed);
+    FAIL() << "no error";
+  } catch (const core::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("the data's label vocabulary (colour=green|red) differs from the checkpoint's"),
+              std::string::npos)
+        << e.what();
   }
 }
 

@@ -98,6 +98,69 @@ TEST(ImageDataset, ReadsAFolderRecursivelyInSortedOrderWithExactPixels) {
   EXPECT_EQ(steps.back(), 3);
 }
 
+TEST(ImageDataset, AFolderLabelsFileLabelsEveryImage) {
+  TempDir dir;
+  fs::create_directories(dir / "imgs/sub");
+  core::save_png(dir / "imgs/a.png", level_image(4, 4, 0));
+  core::save_png(dir / "imgs/sub/b.png", level_image(4, 4, 100));
+  core::save_png(dir / "imgs/c.png", level_image(4, 4, 200));
+  test::write_bytes(dir / "labels.jsonl",
+                    "{\"image\": \"sub/b.png\", \"colour\": \"red\", \"class\": \"bag\"}\n"
+                    "\n"
+                    "{\"image\": \"a.png\", \"colour\": \"blue\", \"class\": \"bag\"}\n"
+                    "{\"image\": \"./c.png\", \"colour\": \"red\", \"class\": \"shirt\"}\n");
+  ImageSourceOptions options;
+  options.path = dir / "imgs";
+  options.resolution = 4;
+  options.labels = dir / "labels.jsonl";
+  LabelledImages images = load_images(options);
+  ASSERT_EQ(images.size(), 3);
+  EXPECT_EQ(images.labels[0], core::parse_json(R"({"colour": "blue", "class": "bag"})", "expected"));
+  EXPECT_EQ(image_attribute(images.labels[2], "colour"), "red");
+  EXPECT_EQ(image_attribute(images.labels[1], "size"), "");
+  // The vocabulary: each attribute's values sorted; every image's indices.
+  ImageLabelTable table = image_label_table(images, {"colour", "class"});
+  ASSERT_EQ(table.vocabulary.size(), 2u);
+  EXPECT_EQ(table.vocabulary[0].values, (std::vector<std::string>{"blue", "red"}));
+  EXPECT_EQ(table.vocabulary[1].values, (std::vector<std::string>{"bag", "shirt"}));
+  EXPECT_EQ(table.choices, (std::vector<std::vector<int64_t>>{{0, 0}, {1, 1}, {1, 0}}));  // a, c, sub/b
+  try {
+    image_label_table(images, {"size"});
+    FAIL() << "no error";
+  } catch (const core::Error& e) {
+    EXPECT_EQ(std::string(e.what()), "labels: image " + (dir / "imgs/a.png").string() +
+                                         " has no \"size\" label (conditioning needs it on every image)");
+  }
+
+  // An image without a line, a line without "image", a repeated image: named with file:line.
+  test::write_bytes(dir / "short.jsonl", "{\"image\": \"a.png\", \"colour\": \"blue\"}\n");
+  options.labels = dir / "short.jsonl";
+  try {
+    load_images(options);
+    FAIL() << "no error";
+  } catch (const core::FormatError& e) {
+    EXPECT_EQ(std::string(e.what()), (dir / "short.jsonl").string() + ": no line for image \"c.png\" (every image of " +
+                                         (dir / "imgs").string() + " needs one)");
+  }
+  test::write_bytes(dir / "bad.jsonl", "{\"image\": \"a.png\", \"colour\": \"blue\"}\n{\"colour\": 3}\n");
+  options.labels = dir / "bad.jsonl";
+  try {
+    load_images(options);
+    FAIL() << "no error";
+  } catch (const core::FormatError& e) {
+    EXPECT_EQ(std::string(e.what()), (dir / "bad.jsonl").string() + ":2: field \"image\": expected the image's path relative to " +
+                                         (dir / "imgs").string() + ", got nothing");
+  }
+  test::write_bytes(dir / "twice.jsonl", "{\"image\": \"a.png\", \"colour\": \"blue\"}\n{\"image\": \"a.png\", \"colour\": \"red\"}\n");
+  options.labels = dir / "twice.jsonl";
+  try {
+    load_images(options);
+    FAIL() << "no error";
+  } catch (const core::FormatError& e) {
+    EXPECT_EQ(std::string(e.what()), (dir / "twice.jsonl").string() + ":2: image \"a.png\" is labelled twice");
+  }
+}
+
 TEST(ImageDataset, ShrinksByAreaAfterACentredSquareCrop) {
   TempDir dir;
   // 4 x 6: the centred 4 x 4 square is columns 1..4; each 2 x 2 block of it averages to one pixel.

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cstdio>
 #include <cctype>
 #include <cstring>
 #include <map>
@@ -417,6 +418,39 @@ TEST(SynthVid, FineTextureSurvivesVideoCoding) {
                                               top, left, 24));  // coding noise stays far below a texture
         }
       }
+    }
+  }
+}
+
+TEST(SynthVid, TextureIsLegibleInFramesRenderedAtTheGeneratorsResolution) {
+  // A 64-px generator's data: rendered at 64 px, the texture keeps its 4-pixel period (and survives
+  // the video coding); rendered at 128 px and shrunk by area averaging to 64 px, it is left at the
+  // 2-pixel Nyquist limit with a fraction of its energy.
+  constexpr int kSize = 64, kFrames = 4;
+  OneIntraOpThread one_thread;
+  TempDir dir;
+  for (int cls : {11, 0}) {
+    std::array<double, 3> native{}, coded{}, shrunk{};
+    for (int texture = 0; texture < 3; ++texture) {
+      SynthScene scene = one_object(cls, 4, texture, 2, 4);  // blue, large, still
+      at::Tensor frame = render_frame(scene, garments(), 0, kFrames, kSize);
+      // The central 12x12 pixels lie inside the large object (28 pixels wide).
+      native[texture] = fine_detail(frame, 26, 26, 12);
+      const std::filesystem::path path = dir / fmt::format("{}-{}.mp4", cls, texture);
+      core::VideoWriter writer(path, 8, kSize, kSize);
+      for (int t = 0; t < kFrames; ++t) writer.write(render_frame(scene, garments(), t, kFrames, kSize));
+      writer.close();
+      coded[texture] = fine_detail(core::VideoReader(path).read_frames({0})[0], 26, 26, 12);
+      at::Tensor big = render_frame(scene, garments(), 0, kFrames, 2 * kSize);
+      shrunk[texture] = fine_detail(F::avg_pool2d(big.unsqueeze(0), F::AvgPool2dFuncOptions(2)).squeeze(0), 26, 26, 12);
+    }
+    for (int texture : {1, 2}) {
+      SCOPED_TRACE(std::string(kSynthClasses[cls]) + " " + std::string(kSynthTextures[texture]));
+      std::printf("%s %s at 64 px: rendered %.3g (plain %.3g), coded %.3g, 128 px shrunk %.3g (plain %.3g)\n",
+                  std::string(kSynthClasses[cls]).c_str(), std::string(kSynthTextures[texture]).c_str(), native[texture], native[0], coded[texture],
+                  shrunk[texture], shrunk[0]);
+      EXPECT_GT(native[texture], 4 * native[0] + 1e-3);
+      EXPECT_GT(coded[texture], 0.5 * native[texture]);
     }
   }
 }
