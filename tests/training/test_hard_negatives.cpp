@@ -53,6 +53,18 @@ bool same_row_lengths(std::string_view attribute, int a, int b) {
   return true;
 }
 
+// The text before a phrase without its "a"/"an" (which follows the phrase's first letter).
+std::string without_article(std::string prefix) {
+  for (const char* article : {"an ", "An ", "a ", "A "}) {
+    const std::string a = article;
+    if (prefix.size() >= a.size() && prefix.compare(prefix.size() - a.size(), a.size(), a) == 0 &&
+        (prefix.size() == a.size() || prefix[prefix.size() - a.size() - 1] == ' ')) {
+      return prefix.substr(0, prefix.size() - a.size());
+    }
+  }
+  return prefix;
+}
+
 TEST(SwapAttribute, EnglishAndAsrCaptionsEqualTheSynthesisersOwnRewrite) {
   int exact = 0, checked = 0;
   for (int64_t index = 0; index < 60; ++index) {
@@ -87,7 +99,7 @@ TEST(SwapAttribute, EnglishAndAsrCaptionsEqualTheSynthesisersOwnRewrite) {
           EXPECT_EQ(b.value, v);
           EXPECT_EQ(a.slot, b.slot);
           EXPECT_EQ(text.substr(a.pos + a.length), out->substr(b.pos + b.length));
-          EXPECT_EQ(text.substr(0, a.pos), out->substr(0, b.pos));
+          EXPECT_EQ(without_article(text.substr(0, a.pos)), without_article(out->substr(0, b.pos)));
         }
       }
     }
