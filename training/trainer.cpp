@@ -262,8 +262,12 @@ std::pair<at::Tensor, at::Tensor> Trainer::hard_negatives(const Batch& batch) {
     const auto n = int64_t(slots.size());
     at::Tensor index = torch::tensor(slots, torch::kLong);
     valid.index_fill_(0, index, true);
-    at::Tensor encoded = model_->encode_text(torch::tensor(ids, torch::kLong).view({n, length}).to(device_),
-                                             torch::tensor(masks, torch::kLong).view({n, length}).to(device_));
+    // Only as many positions as the longest caption: the masked mean-pool ignores padding, and
+    // the text tower's cost grows with the length.
+    at::Tensor id_rows = torch::tensor(ids, torch::kLong).view({n, length});
+    at::Tensor mask_rows = torch::tensor(masks, torch::kLong).view({n, length});
+    const int64_t used = std::max<int64_t>(1, mask_rows.sum(1).max().item<int64_t>());
+    at::Tensor encoded = model_->encode_text(id_rows.narrow(1, 0, used).to(device_), mask_rows.narrow(1, 0, used).to(device_));
     text = text.index_copy(0, index.to(device_), encoded.to(torch::kFloat32));
   }
   return {text.view({b, k, -1}), valid.view({b, k}).to(device_)};
