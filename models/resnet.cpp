@@ -142,10 +142,11 @@ ResNetFeatures ResNetImpl::forward(const at::Tensor& images) {
     throw core::Error(
         fmt::format("images: expected a floating-point tensor, got {}", c10::toString(images.scalar_type())));
   }
-  at::Tensor x = maxpool(relu(bn1(conv1(images))));  // [B, base, H/4, W/4]
-  x = layer2->forward(layer1->forward(x));            // [B, 8 * base, H/8, W/8]
   ResNetFeatures features;
-  features.c4 = layer3->forward(x);
+  features.stem = maxpool(relu(bn1(conv1(images))));  // [B, base, H/4, W/4]
+  features.c2 = layer1->forward(features.stem);       // [B, 4 * base, H/4, W/4]
+  features.c3 = layer2->forward(features.c2);         // [B, 8 * base, H/8, W/8]
+  features.c4 = layer3->forward(features.c3);
   if (layer4) features.c5 = layer4->forward(features.c4);
   return features;
 }

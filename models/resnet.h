@@ -45,8 +45,12 @@ struct ResNetConfig {
   int c5_channels() const { return base_width * 32; }
 };
 
-// What forward() returns. Both are [B, C, H', W'] maps of the same dtype/device as the input.
+// What forward() returns. All are [B, C, H', W'] maps of the same dtype/device as the input. The
+// earlier maps are the intermediates forward() computes anyway (kept for stage-wise probes).
 struct ResNetFeatures {
+  at::Tensor stem;  // after the stem's max-pool: [B, base_width, ceil(H/4), ceil(W/4)]
+  at::Tensor c2;    // after layer1: [B, 4 * base_width, ceil(H/4), ceil(W/4)]
+  at::Tensor c3;    // after layer2: [B, 8 * base_width, ceil(H/8), ceil(W/8)]
   at::Tensor c4;  // after layer3: [B, 16 * base_width, ceil(H/16), ceil(W/16)]
   at::Tensor c5;  // after layer4: [B, 32 * base_width, ceil(H/32), ceil(W/32)]; undefined when
                   // last_stage = 3

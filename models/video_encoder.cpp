@@ -130,10 +130,14 @@ VisualTokens VideoEncoderImpl::forward(const at::Tensor& keyframe, const at::Ten
     }
     ResNetFeatures features = hr_backbone->forward(imagenet_normalize(keyframe));
     hr_tokens = torch::gelu(torch::max_pool2d(hr_proj->forward(features.c5), 2));
+    t.hr_stem = features.stem;
+    t.hr_c2 = features.c2;
+    t.hr_c3 = features.c3;
     t.hr_c4 = features.c4;
     t.hr_c5 = features.c5;
     t.hr_tokens = hr_tokens;
     if (config_.mode == "hr-only") {
+      t.tokens = hr_tokens;
       const int64_t h = hr_tokens.size(2), w = hr_tokens.size(3);
       return {hr_tokens.flatten(2).transpose(1, 2), h, w};
     }
@@ -195,6 +199,7 @@ VisualTokens VideoEncoderImpl::forward(const at::Tensor& keyframe, const at::Ten
   t.temporal = temporal_out;
   at::Tensor tokens = config_.mode == "hybrid" ? torch::gelu(fuse->forward(torch::cat({hr_tokens, temporal_out}, 1)))
                                                : temporal_out;
+  t.tokens = tokens;
   const int64_t h = tokens.size(2), w = tokens.size(3);
   return {tokens.flatten(2).transpose(1, 2), h, w};
 }

@@ -63,8 +63,12 @@ struct VideoEncoderConfig {
   bool uses_lr() const { return mode != "hr-only"; }
 };
 
-// Intermediate tensors of one forward, for tests and inspection (filled when passed).
+// Intermediate tensors of one forward, for tests, inspection and stage-wise probes (filled when
+// passed; those of a path the mode does not run stay undefined).
 struct VideoEncoderTrace {
+  at::Tensor hr_stem;       // [B, base, H/4, W/4]        keyframe after the ResNet stem
+  at::Tensor hr_c2;         // [B, 4*base, H/4, W/4]      keyframe after layer1
+  at::Tensor hr_c3;         // [B, 8*base, H/8, W/8]      keyframe after layer2
   at::Tensor hr_c4;         // [B, 16*base, H/16, W/16]   keyframe C4
   at::Tensor hr_c5;         // [B, 32*base, H/32, W/32]   keyframe C5
   at::Tensor hr_tokens;     // [B, hidden, H/64, W/64]    after hr_proj, MaxPool 2x2, GELU
@@ -72,6 +76,7 @@ struct VideoEncoderTrace {
   at::Tensor lr_c4;         // [B*(T-1), 16*base, h, w]   neighbours' C4
   at::Tensor sequence;      // [B, T, hidden, h, w]       the Transformer's input
   at::Tensor temporal;      // [B, hidden, h, w]          its middle time step
+  at::Tensor tokens;        // [B, hidden, h, w]          the visual tokens forward() returns, as a map
 };
 
 struct VisualTokens {

@@ -66,7 +66,8 @@ at::Tensor VLModelImpl::encode_text(const at::Tensor& input_ids, const at::Tenso
   return torch::nn::functional::normalize(text_proj->forward(pooled), torch::nn::functional::NormalizeFuncOptions().dim(-1));
 }
 
-VisualTokens VLModelImpl::encode_segments(const at::Tensor& keyframes, const at::Tensor& neighbours) {
+VisualTokens VLModelImpl::encode_segments(const at::Tensor& keyframes, const at::Tensor& neighbours,
+                                          VideoEncoderTrace* trace) {
   if (!keyframes.defined() || keyframes.dim() != 5 || keyframes.size(2) != 3) {
     throw core::Error(fmt::format("keyframes: expected [B, S, 3, H, W], got {}", keyframes.defined() ? core::shape_text(keyframes.sizes()) : "none"));
   }
@@ -75,11 +76,12 @@ VisualTokens VLModelImpl::encode_segments(const at::Tensor& keyframes, const at:
     throw core::Error(fmt::format("neighbours: expected [{}, {}, T-1, 3, h, w] (batch and segments of the keyframes), got {}",
                                   b, s, core::shape_text(neighbours.sizes())));
   }
-  return video->forward(keyframes.flatten(0, 1), neighbours.defined() ? neighbours.flatten(0, 1) : neighbours);
+  return video->forward(keyframes.flatten(0, 1), neighbours.defined() ? neighbours.flatten(0, 1) : neighbours, trace);
 }
 
-at::Tensor VLModelImpl::encode_video(const at::Tensor& keyframes, const at::Tensor& neighbours) {
-  VisualTokens visual = encode_segments(keyframes, neighbours);  // tokens [B*S, N, C]
+at::Tensor VLModelImpl::encode_video(const at::Tensor& keyframes, const at::Tensor& neighbours,
+                                     VideoEncoderTrace* trace) {
+  VisualTokens visual = encode_segments(keyframes, neighbours, trace);  // tokens [B*S, N, C]
   const int64_t b = keyframes.size(0), s = keyframes.size(1);
   at::Tensor pooled = visual.tokens.mean(1).reshape({b, s, -1}).mean(1);  // space, then segments: [B, C]
   return torch::nn::functional::normalize(video_proj->forward(pooled), torch::nn::functional::NormalizeFuncOptions().dim(-1));

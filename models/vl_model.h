@@ -69,10 +69,12 @@ class VLModelImpl : public torch::nn::Module {
   // input_ids, attention_mask: [B, L] -> unit-length text embeddings [B, embed_dim]
   at::Tensor encode_text(const at::Tensor& input_ids, const at::Tensor& attention_mask);
   // keyframes: [B, S, 3, H, W], neighbours: [B, S, T-1, 3, h, w] (undefined for "hr-only")
-  // -> visual tokens of every segment: tokens [B*S, h*w, C]
-  VisualTokens encode_segments(const at::Tensor& keyframes, const at::Tensor& neighbours);
+  // -> visual tokens of every segment: tokens [B*S, h*w, C]. `trace` (optional) receives the
+  // video tower's intermediates, segments flattened into the batch ([B*S, ...]).
+  VisualTokens encode_segments(const at::Tensor& keyframes, const at::Tensor& neighbours,
+                               VideoEncoderTrace* trace = nullptr);
   // -> unit-length video embeddings [B, embed_dim]
-  at::Tensor encode_video(const at::Tensor& keyframes, const at::Tensor& neighbours);
+  at::Tensor encode_video(const at::Tensor& keyframes, const at::Tensor& neighbours, VideoEncoderTrace* trace = nullptr);
   // images: [B, 3, H, W] in [-1, 1] -> unit-length embeddings [B, embed_dim] (a static clip)
   at::Tensor encode_image(const at::Tensor& images);
   // The stage-2 forward: text (possibly masked) with its clip -> MLM / VTM logits.

@@ -3,7 +3,10 @@
 # then measures the numbers of their model cards (assets/models/README.md).
 #
 #   1. SynthVid (seed 11, 128 px): 8,000 train / 200 val / 1,000 test clips
-#   2. hdvila-small: text tower from the real all-MiniLM-L6-v2, stage 1 CMCL on the train split
+#   2. hdvila-small: text tower from the real all-MiniLM-L6-v2, stage 1 CMCL on the train split, with
+#      hard negatives (4 swapped-attribute captions per clip, batches in groups of 4 look-alike
+#      clips; docs/training.md "Hard negatives"; added for issue 24: the bundled
+#      vl-model.safetensors was trained before them)
 #   3. the generator: StyleGAN2 stylegan2-lite-64 on SynthVid keyframes (45 kimg, fp32)
 #  3b. the generator trained on from stage 3's G for 45 kimg more (bf16 autocast, a fresh D)
 #   4. the attribute oracle on SynthVid keyframes
@@ -49,7 +52,8 @@ if [[ ! -f $vl_run/model.safetensors ]]; then
     >"$work/vl-sampler.json"
   resume=(); [[ -d $vl_run/checkpoints ]] && resume=(--resume auto)
   "$train" pretrain --threads 1 --data "$data" --split train --init "$work/small-init.safetensors" --out "$vl_run" \
-    --mode cmcl --temperature 0.07 --queue-size 4096 --steps 1800 --max-minutes 60 --config "$work/vl-sampler.json" \
+    --mode cmcl --temperature 0.07 --queue-size 4096 --hard-negatives 4 --group-size 4 \
+    --steps 1800 --max-minutes 60 --config "$work/vl-sampler.json" \
     --log-every 25 --checkpoint-every 200 --python "$python" "${resume[@]}" >"$vl_run.log" 2>&1 &
   pids+=($!)
 fi

@@ -7,6 +7,9 @@
 // This isolates what retrieval's per-attribute score cannot: that score (does the top-1 clip share
 // the query's value?) also rises with R@1 through the other attributes, so a model blind to
 // texture still scores well above texture's chance there.
+//
+// These probes read the joint embedding through the text tower. stage_probes.h asks the other
+// question: is an attribute linearly readable at each stage of the video tower at all?
 #pragma once
 
 #include <ATen/core/Tensor.h>

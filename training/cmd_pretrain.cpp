@@ -2,10 +2,13 @@
 //   pretrain --data DIR --out RUN ...   stage-1 contrastive or stage-2 MLM pre-training, one process
 //                                       or many (torchrun / srun), resumable
 //   eval --model CKPT --data DIR ...    zero-shot text<->video retrieval R@1/5/10, median/mean rank
+//   stage-probes --model CKPT --data DIR  linear probes of SynthVid attributes at every stage of
+//                                       the video tower (fitted on --fit-split, scored on --split)
 //
 // Settings come from the --preset's defaults, then --config run.json, then flags.
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -25,6 +28,7 @@
 #include "models/vl_model.h"
 #include "training/command.h"
 #include "training/evaluation.h"
+#include "training/stage_probes.h"
 #include "training/trainer.h"
 
 namespace hdv::train {
@@ -62,6 +66,7 @@ struct PretrainOptions {
   int timeout_seconds = 300;
   bool dry_run = false;
   CLI::Option* preset_option = nullptr;
+  CLI::App* flags_sub = nullptr;  // the subcommand, to ask which flags were given
   // Options given on the command line and how each one sets its field.
   std::vector<std::pair<CLI::Option*, std::function<void(PretrainConfig&)>>> overrides;
 };
@@ -69,6 +74,7 @@ struct PretrainOptions {
 void add_pretrain(CLI::App& app, core::CommonOptions& common, Commands& commands) {
   auto options = std::make_shared<PretrainOptions>();
   CLI::App* sub = app.add_subcommand("pretrain", "Pre-train the video-language model (contrastive stage 1, MLM stage 2)");
+  options->flags_sub = sub;
   add_data_options(sub, options->run.data, "train");
   sub->add_option("--out", options->run.out, "Run folder: config.json, metrics.jsonl, checkpoints/, model.safetensors")
       ->required();
@@ -141,6 +147,16 @@ void add_pretrain(CLI::App& app, core::CommonOptions& common, Commands& commands
       ->check(core::positive_integer());
   field("--momentum", f.contrastive.momentum, "CMCL: key-encoder momentum",
         [&f](PretrainConfig& c) { c.contrastive.momentum = f.contrastive.momentum; });
+  field("--hard-negatives", f.contrastive.hard_negatives,
+        "Captions per clip with one attribute swapped (texture, motion, class, size) in its video->text softmax "
+        "(SynthVid labels; 0 = off)",
+        [&f](PretrainConfig& c) { c.contrastive.hard_negatives = f.contrastive.hard_negatives; })
+      ->check(core::integer_in(0, kMaxHardNegatives));
+  field("--group-size", f.loader.group_size,
+        "Batches in groups of this many clips sharing class + colour, differing in texture or motion (SynthVid "
+        "labels; 0 = off; must divide --batch-size)",
+        [&f](PretrainConfig& c) { c.loader.group_size = f.loader.group_size; })
+      ->check(core::integer_in(0, 1024));
   field("--seed", f.seed, "Seed of data order, sampling, initialisation and masking",
         [&f](PretrainConfig& c) { c.seed = f.seed; })
       ->check(core::non_negative_integer());
@@ -191,6 +207,11 @@ void add_pretrain(CLI::App& app, core::CommonOptions& common, Commands& commands
       if (option->count() > 0) apply(run.config);
     }
     run.config.validate();
+    // Label-based features asked for on the command line must not be silently dropped.
+    for (const char* name : {"--hard-negatives", "--group-size"}) {
+      CLI::Option* option = options->flags_sub->get_option(name);
+      if (option->count() > 0 && option->as<int64_t>() > 0) run.label_flags.push_back(fmt::format("{} {}", name, option->as<int64_t>()));
+    }
     run.distributed.timeout = std::chrono::seconds(options->timeout_seconds);
     run.device = common.device;
     if (options->dry_run) {
@@ -313,11 +334,118 @@ void add_eval(CLI::App& app, core::CommonOptions& common, Commands& commands) {
   }});
 }
 
+struct StageProbeOptions_ {
+  std::string model;
+  DataSpec data;
+  std::string fit_split = "train";
+  std::string json;
+  std::string vocab;
+  std::string python = default_python();
+  int batch_size = 16;
+  int workers = 2;
+  std::string resolution;
+  std::string run_config;
+};
+
+void print_stage_probes(const StageProbeReport& report) {
+  std::vector<std::string> attributes;
+  for (const auto& s : report.scores) {
+    if (std::find(attributes.begin(), attributes.end(), s.attribute) == attributes.end()) attributes.push_back(s.attribute);
+  }
+  std::printf("linear probes, %lld one-object clips fitted, %lld scored (percent right):\n",
+              static_cast<long long>(report.fit_clips), static_cast<long long>(report.test_clips));
+  std::printf("  %-14s %6s", "stage", "dims");
+  for (const auto& a : attributes) std::printf(" %10s", a.c_str());
+  std::printf("\n");
+  for (const auto& stage : report.stages) {
+    int64_t dims = 0;
+    std::string cells;
+    for (const auto& a : attributes) {
+      auto it = std::find_if(report.scores.begin(), report.scores.end(),
+                             [&](const StageProbeScore& s) { return s.stage == stage && s.attribute == a; });
+      if (it == report.scores.end()) {
+        cells += fmt::format(" {:>10}", "-");
+      } else {
+        dims = it->dims;
+        cells += fmt::format(" {:>10.1f}", it->accuracy);
+      }
+    }
+    std::printf("  %-14s %6lld%s\n", stage.c_str(), static_cast<long long>(dims), cells.c_str());
+  }
+  std::printf("  %-14s %6s", "chance", "");
+  for (const auto& a : attributes) {
+    auto it = std::find_if(report.scores.begin(), report.scores.end(), [&](const StageProbeScore& s) { return s.attribute == a; });
+    std::printf(" %10.1f", it->chance);
+  }
+  std::printf("\n");
+}
+
+void add_stage_probes(CLI::App& app, core::CommonOptions& common, Commands& commands) {
+  auto options = std::make_shared<StageProbeOptions_>();
+  CLI::App* sub = app.add_subcommand(
+      "stage-probes", "Linear probes of SynthVid attributes on every stage of a VL model's video tower");
+  sub->add_option("--model", options->model, "vl-model checkpoint, or a pretrain run folder (its model.safetensors)")
+      ->required();
+  add_data_options(sub, options->data, "test");
+  sub->get_option("--split")->description("Split the probes are scored on");
+  sub->add_option("--fit-split", options->fit_split, "Split the probes are fitted on")->capture_default_str();
+  sub->add_option("--json", options->json, "Write the table to this JSON file");
+  sub->add_option("--vocab", options->vocab, "WordPiece vocab.txt (default: all-MiniLM-L6-v2's, found with --python)");
+  sub->add_option("--python", options->python, "The venv's Python, to locate the default vocabulary")
+      ->capture_default_str();
+  sub->add_option("--batch-size", options->batch_size, "Clips per batch")->check(core::positive_integer())->capture_default_str();
+  sub->add_option("--workers", options->workers, "Data-loading threads")->check(core::positive_integer())->capture_default_str();
+  sub->add_option("--resolution", options->resolution, "Sampler mode 720p, 360p or 180p (default: the preset's)")
+      ->check(CLI::IsMember({"720p", "360p", "180p"}));
+  sub->add_option("--run-config", options->run_config,
+                  "A pretrain run's config.json whose sampler geometry to use (default: config.json beside the model, "
+                  "else the preset's)");
+  commands.push_back({sub, [options, &common] {
+    core::apply_common_options(common);
+    const c10::Device device = core::resolve_device(common.device);
+    fs::path model_path = options->model;
+    if (fs::is_directory(model_path)) model_path /= "model.safetensors";
+    const core::CheckpointInfo info = core::read_checkpoint_info(model_path);
+    models::VLModel model = models::load_vl_model(model_path);
+    model->to(device);
+    ClipSamplerConfig sampler = trained_sampler(model_path, info.preset, options->run_config);
+    sampler.segments = static_cast<int>(model->config().segments);
+    sampler.frames = model->config().video.frames;
+    if (!options->resolution.empty()) sampler.resolution = options->resolution;
+    sampler.validate();
+    models::Tokenizer tokenizer(resolve_vocab(options->vocab, options->python));
+    DataSpec fit_spec = options->data;
+    fit_spec.split = options->fit_split;
+    const Dataset fit = load_dataset(fit_spec);
+    const Dataset test = load_dataset(options->data);
+    core::log_info("stage-probes: {} fitted on {} ({} clips), scored on {} ({} clips)", model_path.string(),
+                   options->fit_split, fit.clips.size(), options->data.split, test.clips.size());
+    core::ConsoleProgress progress("encoding clips", "clips");
+    StageProbeOptions probe;
+    probe.batch_size = options->batch_size;
+    probe.workers = options->workers;
+    probe.device = device;
+    probe.progress = progress.callback();
+    StageProbeReport report = stage_probes(*model, tokenizer, fit, test, ClipSampler(sampler), probe);
+    progress.finish();
+    print_stage_probes(report);
+    core::log_info("stage-probes: {:.1f} s", report.seconds);
+    if (!options->json.empty()) {
+      core::Json out = report.to_json();
+      out["model"] = model_path.string();
+      out["data"] = {{"path", options->data.path.string()}, {"fit_split", options->fit_split},
+                     {"split", options->data.split}, {"format", test.format}};
+      core::write_json_file(options->json, out);
+    }
+  }});
+}
+
 }  // namespace
 
 void add_pretrain_commands(CLI::App& app, core::CommonOptions& common, Commands& commands) {
   add_pretrain(app, common, commands);
   add_eval(app, common, commands);
+  add_stage_probes(app, common, commands);
 }
 
 }  // namespace hdv::train

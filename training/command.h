@@ -38,7 +38,7 @@ void add_edit_eval_command(CLI::App& app, core::CommonOptions& common, Commands&
 void add_sr_eval_command(CLI::App& app, core::CommonOptions& common, Commands& commands);
 // directions (global-direction tables of generators)
 void add_directions_command(CLI::App& app, core::CommonOptions& common, Commands& commands);
-// pretrain, eval
+// pretrain, eval, stage-probes
 void add_pretrain_commands(CLI::App& app, core::CommonOptions& common, Commands& commands);
 // oracle (the attribute oracle, trained on SynthVid keyframes)
 void add_oracle_command(CLI::App& app, core::CommonOptions& common, Commands& commands);

@@ -54,6 +54,10 @@ void LoaderConfig::validate() const {
   if (queue_depth < 1) fail(fmt::format("queue_depth={} must be >= 1", queue_depth));
   if (!(max_skip_rate >= 0 && max_skip_rate <= 1)) fail(fmt::format("max_skip_rate={} must be in [0, 1]", max_skip_rate));
   if (min_attempts < 0) fail(fmt::format("min_attempts={} must be >= 0", min_attempts));
+  if (group_size < 0 || group_size == 1) fail(fmt::format("group_size={} must be 0 (off) or >= 2", group_size));
+  if (group_size > 0 && batch_size % group_size != 0) {
+    fail(fmt::format("batch_size={} must be a multiple of group_size={}", batch_size, group_size));
+  }
 }
 
 std::vector<int64_t> epoch_order(int64_t dataset_size, uint64_t seed, int64_t epoch, int rank, int world, bool shuffle) {
@@ -102,7 +106,19 @@ ClipLoader::ClipLoader(const Dataset& dataset, ClipSampler sampler, const models
   }
   const auto size = static_cast<int64_t>(dataset.clips.size());
   if (size == 0) throw core::Error(fmt::format("loader: the dataset ({}) has no clips", dataset.root.string()));
-  if (train) {
+  const bool grouped = train && config_.group_size > 0;
+  if (grouped) {
+    group_keys_ = clip_group_keys(dataset);
+    if (std::all_of(group_keys_.begin(), group_keys_.end(), [](const ClipGroupKey& k) { return k.group < 0; })) {
+      throw core::ConfigError(fmt::format("loader config: group_size={} needs SynthVid labels (labels.jsonl), but the "
+                                          "dataset ({}) has none",
+                                          config_.group_size, dataset.root.string()));
+    }
+  }
+  if (grouped) {
+    epoch_length_ = grouped_epoch_length(size, world, config_.group_size);
+    end_sequence_ = std::numeric_limits<int64_t>::max();
+  } else if (train) {
     epoch_length_ = (size + world - 1) / world;
     end_sequence_ = std::numeric_limits<int64_t>::max();
   } else {
@@ -147,7 +163,9 @@ std::shared_ptr<const std::vector<int64_t>> ClipLoader::order_for(int64_t epoch)
   auto it = orders_.find(epoch);
   if (it != orders_.end()) return it->second;
   auto order = std::make_shared<const std::vector<int64_t>>(
-      epoch_order(static_cast<int64_t>(dataset_.clips.size()), seed_, epoch, rank_, world_, config_.shuffle));
+      group_keys_.empty()
+          ? epoch_order(static_cast<int64_t>(dataset_.clips.size()), seed_, epoch, rank_, world_, config_.shuffle)
+          : grouped_epoch_order(group_keys_, seed_, epoch, rank_, world_, config_.group_size));
   orders_[epoch] = order;
   // Keep the few epochs the prefetch window can span; an evicted one is recomputed identically.
   while (orders_.size() > 4) orders_.erase(orders_.begin());

@@ -6,7 +6,8 @@
 // Everything random about a sample — segment offsets, crop, which caption — comes from a seed
 // mixed from (seed, epoch, position), and results are consumed in position order, so batches are
 // the same for any worker count and after a resume from a Batch's position. Evaluation is one
-// pass over the rank's share in dataset order, first captions, centred sampling.
+// pass over the rank's share in dataset order, first captions, centred sampling. With group_size
+// set, training orders come from grouped_epoch_order (hard_negatives.h) instead.
 //
 // A clip that fails to sample (missing or corrupt video: core::IoError / core::FormatError) is
 // skipped — logged, counted, and the batch filled from the next positions — never fatal to a long
@@ -31,6 +32,7 @@
 #include "models/tokenizer.h"
 #include "training/clip_sampler.h"
 #include "training/dataset.h"
+#include "training/hard_negatives.h"
 
 namespace hdv::train {
 
@@ -41,6 +43,9 @@ struct LoaderConfig {
   double max_skip_rate = 0.01;   // fraction of clips that may fail before next() throws
   int64_t min_attempts = 100;    // clips attempted before max_skip_rate is enforced
   bool shuffle = true;           // training: a new order every epoch
+  int group_size = 0;            // training: batches made of groups of this many clips sharing the primary
+                                 // object's class + colour, differing in texture or motion (SynthVid
+                                 // labels; hard_negatives.h); 0 = off. Must divide batch_size
 
   template <class V>
   void fields(V& v) {
@@ -50,6 +55,7 @@ struct LoaderConfig {
     v("max_skip_rate", max_skip_rate);
     v("min_attempts", min_attempts);
     v("shuffle", shuffle);
+    v("group_size", group_size);
   }
   // Throws core::ConfigError naming the field.
   void validate() const;
@@ -157,6 +163,7 @@ class ClipLoader {
   bool finished_ = false;
   std::vector<std::thread> workers_;
 
+  std::vector<ClipGroupKey> group_keys_;  // per clip, when config_.group_size > 0 (training)
   std::mutex orders_mutex_;  // guards orders_ (computing an order never blocks the consumer)
   std::map<int64_t, std::shared_ptr<const std::vector<int64_t>>> orders_;  // epoch -> order (train)
 };

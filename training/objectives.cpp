@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -23,6 +24,9 @@ void ContrastiveConfig::validate() const {
   if (!(momentum >= 0) || momentum >= 1) {
     throw core::ConfigError(fmt::format("contrastive.momentum={} must be in [0, 1)", momentum));
   }
+  if (hard_negatives < 0 || hard_negatives > kMaxHardNegatives) {
+    throw core::ConfigError(fmt::format("contrastive.hard_negatives={} must be in [0, {}]", hard_negatives, kMaxHardNegatives));
+  }
   if (mode == "cmcl" && learnable_temperature) {
     throw core::ConfigError("contrastive.learnable_temperature=true is only for mode \"clip\" (CMCL keeps τ fixed)");
   }
@@ -39,14 +43,41 @@ void check_pair(const at::Tensor& a, const at::Tensor& b, const char* a_name, co
 
 }  // namespace
 
-at::Tensor info_nce_loss(const at::Tensor& text, const at::Tensor& video, const at::Tensor& log_scale) {
+at::Tensor hard_negative_similarities(const at::Tensor& video, const at::Tensor& hard_text, const at::Tensor& hard_valid) {
+  if (video.dim() != 2 || hard_text.dim() != 3 || hard_text.size(0) != video.size(0) ||
+      hard_text.size(2) != video.size(1)) {
+    throw core::Error(fmt::format("hard negatives {} for video {}: expected [B, K, D] for [B, D]",
+                                  core::shape_text(hard_text.sizes()), core::shape_text(video.sizes())));
+  }
+  if (!hard_valid.defined() || hard_valid.sizes() != hard_text.sizes().slice(0, 2)) {
+    throw core::Error(fmt::format("hard-negative mask {}: expected [{}, {}]",
+                                  hard_valid.defined() ? core::shape_text(hard_valid.sizes()) : "none", hard_text.size(0),
+                                  hard_text.size(1)));
+  }
+  at::Tensor similarity = (hard_text.to(video.scalar_type()) * video.unsqueeze(1)).sum(-1);  // [B, K]
+  return similarity.masked_fill(hard_valid.to(torch::kBool).logical_not(), -std::numeric_limits<double>::infinity());
+}
+
+at::Tensor clip_video_to_text_logits(const at::Tensor& text, const at::Tensor& video, const at::Tensor& log_scale,
+                                     const at::Tensor& hard_text, const at::Tensor& hard_valid) {
+  check_pair(text, video, "text", "video");
+  at::Tensor scale = log_scale.clamp_max(std::log(kMaxLogitScale)).exp();
+  at::Tensor logits = torch::matmul(video, text.t());  // [N, N], pair i on the diagonal
+  if (hard_text.defined()) logits = torch::cat({logits, hard_negative_similarities(video, hard_text, hard_valid)}, 1);
+  return scale * logits;
+}
+
+at::Tensor info_nce_loss(const at::Tensor& text, const at::Tensor& video, const at::Tensor& log_scale,
+                         const at::Tensor& hard_text, const at::Tensor& hard_valid) {
   check_pair(text, video, "text", "video");
   // text, video: [N, D]; logits [N, N], pair i on the diagonal.
   at::Tensor scale = log_scale.clamp_max(std::log(kMaxLogitScale)).exp();
   at::Tensor logits = scale * torch::matmul(text, video.t());
   at::Tensor target = torch::arange(text.size(0), torch::TensorOptions().dtype(torch::kLong).device(text.device()));
+  at::Tensor video_to_text =
+      hard_text.defined() ? clip_video_to_text_logits(text, video, log_scale, hard_text, hard_valid) : logits.t();
   return 0.5 * (torch::nn::functional::cross_entropy(logits, target) +
-                torch::nn::functional::cross_entropy(logits.t(), target));
+                torch::nn::functional::cross_entropy(video_to_text, target));
 }
 
 FeatureQueue::FeatureQueue(int64_t size, int64_t dim) : buffer_(torch::zeros({size, dim})), size_(size) {
@@ -79,24 +110,39 @@ void FeatureQueue::restore(const at::Tensor& buffer, int64_t count) {
 
 void FeatureQueue::to(const c10::Device& device) { buffer_ = buffer_.to(device); }
 
+namespace {
+
+// [q·positive ‖ q·queue] / τ: [B, 1 + K'], the positive in column 0.
+at::Tensor queue_logits(const at::Tensor& q, const at::Tensor& positive, const at::Tensor& queue, double temperature) {
+  at::Tensor pos = (q * positive).sum(1, true);  // [B, 1]
+  at::Tensor neg = queue.size(0) > 0 ? torch::matmul(q, queue.to(q.scalar_type()).t()) : q.new_empty({q.size(0), 0});
+  return torch::cat({pos, neg}, 1) / temperature;
+}
+
+}  // namespace
+
+at::Tensor cmcl_video_to_text_logits(const at::Tensor& q_video, const at::Tensor& k_text, const at::Tensor& text_queue,
+                                     double temperature, const at::Tensor& hard_text, const at::Tensor& hard_valid) {
+  check_pair(q_video, k_text, "video queries", "text keys");
+  at::Tensor logits = queue_logits(q_video, k_text, text_queue, temperature);
+  if (!hard_text.defined()) return logits;
+  return torch::cat({logits, hard_negative_similarities(q_video, hard_text, hard_valid) / temperature}, 1);
+}
+
 at::Tensor cmcl_losses(const at::Tensor& q_video, const at::Tensor& q_text, const at::Tensor& k_video,
                        const at::Tensor& k_text, const at::Tensor& video_queue, const at::Tensor& text_queue,
-                       double temperature) {
+                       double temperature, const at::Tensor& hard_text, const at::Tensor& hard_valid) {
   check_pair(q_video, q_text, "video queries", "text queries");
   check_pair(k_video, k_text, "video keys", "text keys");
   check_pair(q_video, k_video, "video queries", "video keys");
   // The positive of each query is the other modality's key of the same pair (column 0); the
-  // negatives are the other modality's queue.
-  auto logits = [&](const at::Tensor& q, const at::Tensor& positive, const at::Tensor& queue) {
-    at::Tensor pos = (q * positive).sum(1, true);  // [B, 1]
-    at::Tensor neg = queue.size(0) > 0 ? torch::matmul(q, queue.to(q.scalar_type()).t()) : q.new_empty({q.size(0), 0});
-    return torch::cat({pos, neg}, 1) / temperature;  // [B, 1 + K']
-  };
+  // negatives are the other modality's queue (and, video→text, the clip's hard negatives).
   at::Tensor target = torch::zeros({q_video.size(0)}, torch::TensorOptions().dtype(torch::kLong).device(q_video.device()));
   namespace F = torch::nn::functional;
   auto none = F::CrossEntropyFuncOptions().reduction(torch::kNone);
-  at::Tensor v2t = F::cross_entropy(logits(q_video, k_text, text_queue), target, none);
-  at::Tensor t2v = F::cross_entropy(logits(q_text, k_video, video_queue), target, none);
+  at::Tensor v2t = F::cross_entropy(cmcl_video_to_text_logits(q_video, k_text, text_queue, temperature, hard_text, hard_valid),
+                                    target, none);
+  at::Tensor t2v = F::cross_entropy(queue_logits(q_text, k_video, video_queue, temperature), target, none);
   return v2t + t2v;
 }
 

@@ -5,6 +5,9 @@
 //   stage 1, CMCL mode (WenLan/BriVL as released): momentum key encoders and two queues of keys;
 //            video→text logits [q_v·k_t ‖ q_v·TextQueue]/τ, text→video [q_t·k_v ‖ q_t·VideoQueue]/τ,
 //            loss CE(v→t) + CE(t→v), each averaged over the batch;
+//   hard negatives (NegCLIP, arXiv 2210.01936; both modes): each clip's own K captions with one
+//            attribute swapped (hard_negatives.h) are appended to its video→text logits, so the
+//            softmax's denominator holds them; the target stays the positive. Text→video is unchanged;
 //   stage 2: BERT masking (15% of non-special tokens: 80% [MASK], 10% random, 10% kept) and the
 //            MLM cross-entropy over masked positions.
 // Losses that average over a rank's own samples are returned as per-sample values so the trainer
@@ -27,6 +30,8 @@ struct ContrastiveConfig {
   bool learnable_temperature = false;  // CLIP: learn the logit scale ln(1/τ), clamped at ln 100
   int64_t queue_size = 9600;           // CMCL: keys kept per modality (BriVL 9,600)
   double momentum = 0.99;              // CMCL: key encoders θ' ← m·θ' + (1 − m)·θ
+  int64_t hard_negatives = 0;          // captions per clip with one attribute swapped, in its video→text
+                                       // softmax (needs SynthVid labels; off for other data); 0 = off
 
   template <class V>
   void fields(V& v) {
@@ -35,17 +40,34 @@ struct ContrastiveConfig {
     v("learnable_temperature", learnable_temperature);
     v("queue_size", queue_size);
     v("momentum", momentum);
+    v("hard_negatives", hard_negatives);
   }
   void validate() const;
 };
 
 // The most a learnable logit scale may reach (CLIP clamps ln(scale) at ln 100).
 constexpr double kMaxLogitScale = 100.0;
+// The most hard-negative captions per clip (each costs one more text-tower pass).
+constexpr int64_t kMaxHardNegatives = 64;
+
+// Hard negatives of each clip. video: [B, D]; hard_text: [B, K, D] embeddings of clip i's own K
+// swapped captions; hard_valid: [B, K] bool, false for an empty slot (a clip whose caption offered
+// fewer than K swaps) -> [B, K]: video i · hard_text[i][k], −inf in empty slots (so they add
+// nothing to a softmax).
+at::Tensor hard_negative_similarities(const at::Tensor& video, const at::Tensor& hard_text, const at::Tensor& hard_valid);
+
+// CLIP mode's video→text logits, scale·[video i · text j for j < N ‖ hard_negative_similarities]:
+// [N, N + K] (K = 0 without hard negatives: hard_text undefined); the target of row i is column i.
+// text, video: [N, D]; log_scale: scalar ln(1/τ), clamped at ln kMaxLogitScale.
+at::Tensor clip_video_to_text_logits(const at::Tensor& text, const at::Tensor& video, const at::Tensor& log_scale,
+                                     const at::Tensor& hard_text = {}, const at::Tensor& hard_valid = {});
 
 // text, video: [N, D] unit-length embeddings of N matching pairs (row i of each is pair i);
 // log_scale: scalar ln(1/τ) -> 0.5·(CE(t→v) + CE(v→t)), mean over the N pairs. The scale is
-// clamped at kMaxLogitScale.
-at::Tensor info_nce_loss(const at::Tensor& text, const at::Tensor& video, const at::Tensor& log_scale);
+// clamped at kMaxLogitScale. With hard negatives (hard_text [N, K, D], hard_valid [N, K]), v→t
+// uses clip_video_to_text_logits' [N, N + K] logits.
+at::Tensor info_nce_loss(const at::Tensor& text, const at::Tensor& video, const at::Tensor& log_scale,
+                         const at::Tensor& hard_text = {}, const at::Tensor& hard_valid = {});
 
 // A ring buffer of the latest keys of one modality (MoCo/BriVL queue). Unlike BriVL, which
 // asserts K % global batch == 0, any batch size works: keys wrap around the end, and a batch
@@ -73,12 +95,19 @@ class FeatureQueue {
   int64_t count_ = 0;
 };
 
+// CMCL's video→text logits, [q_v·k_t ‖ q_v·TextQueue ‖ hard_negative_similarities] / τ:
+// [B, 1 + Q' + K]; the target of every row is column 0. q_video, k_text: [B, D]; text_queue: [Q', D].
+at::Tensor cmcl_video_to_text_logits(const at::Tensor& q_video, const at::Tensor& k_text, const at::Tensor& text_queue,
+                                     double temperature, const at::Tensor& hard_text = {},
+                                     const at::Tensor& hard_valid = {});
+
 // q_video, q_text: [B, D] queries (with gradients); k_video, k_text: [B, D] keys of the same
 // pairs from the momentum encoders; video_queue, text_queue: [K', D] earlier keys (K' may be 0).
-// -> per-sample losses [B]: CE(v→t) + CE(t→v) of each pair.
+// -> per-sample losses [B]: CE(v→t) + CE(t→v) of each pair. With hard negatives (hard_text
+// [B, K, D] from the query text encoder, hard_valid [B, K]), v→t uses cmcl_video_to_text_logits.
 at::Tensor cmcl_losses(const at::Tensor& q_video, const at::Tensor& q_text, const at::Tensor& k_video,
                        const at::Tensor& k_text, const at::Tensor& video_queue, const at::Tensor& text_queue,
-                       double temperature);
+                       double temperature, const at::Tensor& hard_text = {}, const at::Tensor& hard_valid = {});
 
 // key ← m·key + (1 − m)·query for every parameter; buffers (BatchNorm statistics) are copied.
 // Both modules must have the same structure (a key encoder is a clone of its query encoder).

@@ -446,31 +446,42 @@ std::string caption_asr(const SynthScene& scene) {
   return text;  // the phrase tables hold no punctuation and no capitals
 }
 
+namespace {
+
+// caption_zh's phrase tables (one phrase per value: Chinese captions have no paraphrases).
+constexpr std::array<const char*, 14> kZhClasses = {"T恤", "裤子", "套头衫", "连衣裙", "外套", "凉鞋", "衬衫",
+                                                    "运动鞋", "包", "短靴", "圆形", "正方形", "三角形", "星形"};
+constexpr std::array<const char*, 14> kZhMeasures = {"件", "条", "件", "条", "件", "只", "件",
+                                                     "只", "个", "只", "个", "个", "个", "个"};
+constexpr std::array<const char*, 8> kZhColours = {"红色", "橙色", "黄色", "绿色", "蓝色", "紫色", "粉色", "白色"};
+constexpr std::array<const char*, 3> kZhTextures = {"无图案的", "带条纹的", "带圆点的"};
+constexpr std::array<const char*, 3> kZhSizes = {"小的", "中等大小的", "大的"};
+constexpr std::array<const char*, 8> kZhMotions = {"正在向左移动", "正在向右移动", "正在向上移动", "正在向下移动",
+                                                   "静止不动",     "正在旋转",     "正在变大",     "正在变小"};
+constexpr std::array<const char*, 15> kZhPlaces = {"在海滩上", "在森林里", "在城市街道上", "在厨房里", "在雪地里",
+                                                   "在沙漠中", "在海面上", "在夜空下",     "在办公室里", "在花园里",
+                                                   "在体育场里", "在公路上", "在教室里", "在摄影棚里", "在河边"};
+
+}  // namespace
+
+std::string zh_object_phrase(const SynthObject& o) {
+  return fmt::format("一{}{}{}{}{}", kZhMeasures.at(size_t(o.cls)), kZhSizes.at(size_t(o.size)),
+                     kZhTextures.at(size_t(o.texture)), kZhColours.at(size_t(o.colour)), kZhClasses.at(size_t(o.cls)));
+}
+
+std::string zh_motion_phrase(int motion) { return kZhMotions.at(size_t(motion)); }
+
 std::string caption_zh(const SynthScene& scene) {
   if (scene.objects.empty()) throw core::Error("synthvid: caption_zh: the scene holds no object");
-  static const std::array<const char*, 14> classes = {"T恤", "裤子", "套头衫", "连衣裙", "外套", "凉鞋", "衬衫",
-                                                      "运动鞋", "包", "短靴", "圆形", "正方形", "三角形", "星形"};
-  static const std::array<const char*, 14> measure = {"件", "条", "件", "条", "件", "只", "件",
-                                                      "只", "个", "只", "个", "个", "个", "个"};
-  static const std::array<const char*, 8> colours = {"红色", "橙色", "黄色", "绿色", "蓝色", "紫色", "粉色", "白色"};
-  static const std::array<const char*, 3> textures = {"无图案的", "带条纹的", "带圆点的"};
-  static const std::array<const char*, 3> sizes = {"小的", "中等大小的", "大的"};
-  static const std::array<const char*, 8> motions = {"正在向左移动", "正在向右移动", "正在向上移动", "正在向下移动",
-                                                     "静止不动",     "正在旋转",     "正在变大",     "正在变小"};
-  static const std::array<const char*, 15> places = {"在海滩上", "在森林里", "在城市街道上", "在厨房里", "在雪地里",
-                                                     "在沙漠中", "在海面上", "在夜空下",     "在办公室里", "在花园里",
-                                                     "在体育场里", "在公路上", "在教室里", "在摄影棚里", "在河边"};
   Rng rng(mix64(scene.caption_seed ^ 0x03));
-  auto object = [&](const SynthObject& o) {
-    return fmt::format("一{}{}{}{}{}", measure[o.cls], sizes[o.size], textures[o.texture], colours[o.colour], classes[o.cls]);
-  };
   const SynthObject& p = scene.objects[0];
+  const char* place = kZhPlaces[size_t(scene.background)];
   std::string text = rng.chance(0.5)
-                         ? fmt::format("{}，{}{}。", places[scene.background], object(p), motions[p.motion])
-                         : fmt::format("{}{}，{}。", object(p), places[scene.background], motions[p.motion]);
+                         ? fmt::format("{}，{}{}。", place, zh_object_phrase(p), zh_motion_phrase(p.motion))
+                         : fmt::format("{}{}，{}。", zh_object_phrase(p), place, zh_motion_phrase(p.motion));
   if (scene.objects.size() > 1) {
     const SynthObject& s = scene.objects[1];
-    text += fmt::format("旁边还有{}，{}。", object(s), motions[s.motion]);
+    text += fmt::format("旁边还有{}，{}。", zh_object_phrase(s), zh_motion_phrase(s.motion));
   }
   return text;
 }

@@ -159,6 +159,10 @@ std::string caption(const SynthScene& scene);
 std::string caption_asr(const SynthScene& scene);
 // A Chinese caption from a fixed phrase table, e.g. "在海滩上，一件大的带条纹的红色T恤正在向左移动。"
 std::string caption_zh(const SynthScene& scene);
+// caption_zh's words for one object, e.g. "一件大的带条纹的红色T恤" (measure word, size, texture,
+// colour, class), and for a motion, e.g. "正在向左移动". Throws std::out_of_range for a bad index.
+std::string zh_object_phrase(const SynthObject& object);
+std::string zh_motion_phrase(int motion);
 
 // Rendering.
 

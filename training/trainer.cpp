@@ -30,6 +30,7 @@
 #include "models/tokenizer.h"
 #include "models/vl_checkpoint.h"
 #include "models/vl_model.h"
+#include "training/hard_negatives.h"
 
 namespace hdv::train {
 
@@ -49,6 +50,9 @@ void PretrainConfig::validate() const {
   }
   if (!(mask_probability > 0 && mask_probability < 1)) {
     throw core::ConfigError(fmt::format("mask_probability={} must be in (0, 1)", mask_probability));
+  }
+  if (contrastive.hard_negatives > 0 && stage != "contrastive") {
+    throw core::ConfigError("contrastive.hard_negatives > 0 belongs to stage \"contrastive\"");
   }
   if (video_text_matching && stage != "mlm") {
     throw core::ConfigError("video_text_matching=true belongs to stage \"mlm\"");
@@ -151,6 +155,14 @@ void set_generator_state(at::Generator generator, const at::Tensor& state) {
   generator.set_state(state);
 }
 
+// SplitMix64's finaliser.
+uint64_t mix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
 // Keys of a run's config that may change on --resume (they do not change what a step computes).
 bool may_change_on_resume(const std::string& key) {
   static const std::set<std::string> keys = {"steps", "log_every", "checkpoint_every", "keep_checkpoints", "keep_models",
@@ -165,8 +177,11 @@ class Trainer {
   PretrainResult run();
 
  private:
+  void resolve_hard_negatives();
   void setup_model();
   void setup_resume();
+  // This rank's clips' hard-negative captions, encoded: [B, K, D] and the mask of filled slots [B, K].
+  std::pair<at::Tensor, at::Tensor> hard_negatives(const Batch& batch);
   double train_step(int64_t step);
   double contrastive_micro_step(const Batch& batch);
   double mlm_micro_step(const Batch& batch);
@@ -198,6 +213,65 @@ class Trainer {
   std::chrono::steady_clock::time_point start_time_;
   std::vector<fs::path> written_checkpoints_;
 };
+
+void Trainer::resolve_hard_negatives() {
+  ContrastiveConfig& contrastive = config_.contrastive;
+  LoaderConfig& loader = config_.loader;
+  if (contrastive.hard_negatives == 0 && loader.group_size == 0) return;
+  if (!has_attribute_labels(*dataset_)) {
+    if (!run_.label_flags.empty()) {
+      throw core::UsageError(fmt::format(
+          "{}: expected a dataset with SynthVid attribute labels (labels.jsonl) to swap and group by, got --data {} "
+          "({}) without any; leave the flag out or set it to 0",
+          fmt::join(run_.label_flags, ", "), run_.data.path.string(), dataset_->format));
+    }
+    core::log_info("hard negatives: off: --data {} ({}) has no attribute labels (SynthVid labels.jsonl), so "
+                   "hard_negatives={} and group_size={} are set to 0",
+                   run_.data.path.string(), dataset_->format, contrastive.hard_negatives, loader.group_size);
+    contrastive.hard_negatives = 0;
+    loader.group_size = 0;
+    return;
+  }
+  core::log_info("hard negatives: {} swapped-attribute captions per clip in the video->text softmax; batches in "
+                 "groups of {} clips sharing class + colour{}",
+                 contrastive.hard_negatives, loader.group_size, loader.group_size == 0 ? " (off)" : "");
+}
+
+std::pair<at::Tensor, at::Tensor> Trainer::hard_negatives(const Batch& batch) {
+  const int64_t b = int64_t(batch.texts.size()), k = config_.contrastive.hard_negatives;
+  const int length = static_cast<int>(vl_config_.max_text_len);
+  std::vector<int64_t> ids, masks, slots;  // the filled slots' tokens and their index i * K + j
+  for (int64_t i = 0; i < b; ++i) {
+    const ClipRecord& clip = dataset_->clips[size_t(batch.clip_indices[size_t(i)])];
+    // Deterministic per clip of the stream (and so after a resume): seed, position, rank, row.
+    uint64_t seed = mix64(static_cast<uint64_t>(config_.seed) ^ 0x4E6567434C4950ULL);  // "NegCLIP"
+    for (int64_t part : {batch.position.epoch, batch.position.cursor, int64_t(dist_->rank()), i}) {
+      seed = mix64(seed ^ static_cast<uint64_t>(part));
+    }
+    const std::vector<std::string> captions = hard_negative_captions(batch.texts[size_t(i)], clip.labels, k, seed);
+    for (size_t j = 0; j < captions.size(); ++j) {
+      models::Encoding e = tokenizer_->encode_for_model(captions[j], length);
+      ids.insert(ids.end(), e.input_ids.begin(), e.input_ids.end());
+      masks.insert(masks.end(), e.attention_mask.begin(), e.attention_mask.end());
+      slots.push_back(i * k + int64_t(j));
+    }
+  }
+  at::Tensor valid = torch::zeros({b * k}, torch::kBool);
+  at::Tensor text = torch::zeros({b * k, vl_config_.embed_dim}, torch::TensorOptions().device(device_));
+  if (!slots.empty()) {
+    const auto n = int64_t(slots.size());
+    at::Tensor index = torch::tensor(slots, torch::kLong);
+    valid.index_fill_(0, index, true);
+    // Only as many positions as the longest caption: the masked mean-pool ignores padding, and
+    // the text tower's cost grows with the length.
+    at::Tensor id_rows = torch::tensor(ids, torch::kLong).view({n, length});
+    at::Tensor mask_rows = torch::tensor(masks, torch::kLong).view({n, length});
+    const int64_t used = std::max<int64_t>(1, mask_rows.sum(1).max().item<int64_t>());
+    at::Tensor encoded = model_->encode_text(id_rows.narrow(1, 0, used).to(device_), mask_rows.narrow(1, 0, used).to(device_));
+    text = text.index_copy(0, index.to(device_), encoded.to(torch::kFloat32));
+  }
+  return {text.view({b, k, -1}), valid.view({b, k}).to(device_)};
+}
 
 void Trainer::setup_model() {
   vl_config_ = models::vl_preset(config_.preset);
@@ -322,9 +396,18 @@ double Trainer::contrastive_micro_step(const Batch& batch) {
   at::Tensor text = model_->encode_text(ids, mask);
   at::Tensor video = model_->encode_video(keyframes, neighbours);
   const double accumulation = double(config_.optim.accumulation);
+  at::Tensor hard_text, hard_valid;  // [B, K, D], [B, K]; undefined without hard negatives
+  if (config_.contrastive.hard_negatives > 0) std::tie(hard_text, hard_valid) = hard_negatives(batch);
   if (config_.contrastive.mode == "clip") {
+    if (hard_text.defined() && dist_->world_size() > 1) {
+      // Every rank's clips with their own hard negatives, this rank's rows still in the graph.
+      const int64_t k = hard_text.size(1);
+      hard_text = gather_keeping_local(*dist_, hard_text.flatten(0, 1)).view({-1, k, hard_text.size(2)});
+      hard_valid = dist_->all_gather(hard_valid.to(torch::kLong).contiguous()).to(torch::kBool);
+    }
     at::Tensor loss = info_nce_loss(gather_keeping_local(*dist_, text).to(torch::kFloat32),
-                                    gather_keeping_local(*dist_, video).to(torch::kFloat32), log_scale_);
+                                    gather_keeping_local(*dist_, video).to(torch::kFloat32), log_scale_, hard_text,
+                                    hard_valid);
     (loss / accumulation).backward();
     return loss.item<double>();
   }
@@ -335,7 +418,8 @@ double Trainer::contrastive_micro_step(const Batch& batch) {
     key_video = key_model_->encode_video(keyframes, neighbours).to(torch::kFloat32);
   }
   at::Tensor losses = cmcl_losses(video.to(torch::kFloat32), text.to(torch::kFloat32), key_video, key_text,
-                                  video_queue_.keys(), text_queue_.keys(), config_.contrastive.temperature);
+                                  video_queue_.keys(), text_queue_.keys(), config_.contrastive.temperature, hard_text,
+                                  hard_valid);
   at::Tensor loss = losses.sum() / double(global_batch);  // this rank's share of the global mean
   (loss / accumulation).backward();
   video_queue_.enqueue(dist_->all_gather(key_video.contiguous()));
@@ -530,6 +614,16 @@ PretrainResult Trainer::run() {
                  dist_->world_size(), dist_->world_size() > 1 ? "s" : "", dist_->backend());
 
   tokenizer_ = std::make_unique<models::Tokenizer>(run_.vocab);
+  // The data first: whether it carries labels decides the hard-negative settings, which the
+  // resume check compares.
+  DataSpec data = run_.data;
+  data.text_field = config_.text_field;
+  dataset_ = std::make_unique<Dataset>(load_dataset(data));
+  if (int64_t(dataset_->clips.size()) < config_.loader.batch_size) {
+    throw core::Error(fmt::format("--data {}: {} clips, fewer than one batch of {}", run_.data.path.string(),
+                                  dataset_->clips.size(), config_.loader.batch_size));
+  }
+  resolve_hard_negatives();
   setup_model();
   if (tokenizer_->vocab_size() != vl_config_.text.vocab_size) {
     throw core::ConfigError(fmt::format("--vocab {}: {} tokens, but the {} text tower has a vocabulary of {}",
@@ -538,13 +632,6 @@ PretrainResult Trainer::run() {
   }
   setup_resume();
 
-  DataSpec data = run_.data;
-  data.text_field = config_.text_field;
-  dataset_ = std::make_unique<Dataset>(load_dataset(data));
-  if (int64_t(dataset_->clips.size()) < config_.loader.batch_size) {
-    throw core::Error(fmt::format("--data {}: {} clips, fewer than one batch of {}", run_.data.path.string(),
-                                  dataset_->clips.size(), config_.loader.batch_size));
-  }
   loader_ = std::make_unique<ClipLoader>(*dataset_, ClipSampler(config_.sampler), *tokenizer_, vl_config_.max_text_len,
                                          config_.loader, static_cast<uint64_t>(config_.seed), dist_->rank(),
                                          dist_->world_size(), /*train=*/true, position_);

@@ -2,7 +2,8 @@
 // StyleGAN3's training_loop.py are the shape of it).
 //
 //   stage "contrastive": CLIP/HD-VILA InfoNCE over all-gathered features, or WenLan CMCL with
-//                        momentum encoders and queues;
+//                        momentum encoders and queues; optionally with hard negatives on SynthVid
+//                        (swapped-attribute captions in the softmax, grouped batches);
 //   stage "mlm":         masked language modelling on the cross-modal layers with every stage-1
 //                        weight frozen (optionally video-text matching).
 // Every rank runs the same loop; gradients are summed across ranks (each loss is normalised by the
@@ -19,6 +20,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "core/config.h"
 #include "training/clip_sampler.h"
@@ -89,6 +91,10 @@ struct PretrainRun {
   std::string resume;               // "" (fresh; the folder must not hold checkpoints), "auto" or a file
   std::filesystem::path vocab;      // WordPiece vocabulary of the text tower
   std::string device = "auto";      // auto | cpu | cuda[:N] (cuda:LOCAL_RANK under torchrun)
+  // The command-line flags that asked for label-based features ("--hard-negatives 4"): with a
+  // dataset without SynthVid labels they are a usage error; the same settings from the defaults or
+  // --config are turned off with one log line instead.
+  std::vector<std::string> label_flags;
   DistributedOptions distributed;
 };
 

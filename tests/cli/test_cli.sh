@@ -252,6 +252,18 @@ if [[ ${HDV_VIDEO:-ON} == ON ]]; then
   expect pretrain 0 '' -- "$train" "${pre[@]}" --out "$work/run" --steps 2 --checkpoint-every 1
   [[ -f $work/run/model.safetensors && -f $work/run/config.json && $(wc -l <"$work/run/metrics.jsonl") -eq 1 ]] \
     || { echo "FAIL pretrain: run folder incomplete"; failures=$((failures + 1)); }
+  # Hard negatives (swapped-attribute captions, grouped batches) need SynthVid labels: asked for by
+  # flag on data without them, a usage error; asked for by --config, off with one log line.
+  expect pretrain-hard-negatives 0 '' -- "$train" "${pre[@]}" --out "$work/run-hn" --steps 2 --hard-negatives 3 --group-size 2
+  mkdir -p "$work/nolabels/train"
+  cp "$work/sv/train/metadata.jsonl" "$work/sv/train/clip_text.jsonl" "$work/nolabels/train/"
+  ln -s "$work/sv/train/video_clips" "$work/nolabels/train/video_clips"
+  nolabels=(pretrain --data "$work/nolabels" --preset hdvila-tiny --python "$python" --batch-size 4 --threads 1 --workers 1)
+  expect pretrain-hard-negatives-unlabelled 2 "^error: --hard-negatives 2: expected a dataset with SynthVid attribute labels \(labels.jsonl\) to swap and group by, got --data $work/nolabels \(hdvila\) without any; leave the flag out or set it to 0$" -- \
+    "$train" "${nolabels[@]}" --quiet --out "$work/run-nl" --hard-negatives 2
+  printf '{"contrastive": {"hard_negatives": 2}, "loader": {"group_size": 2}}' >"$work/hard.json"
+  expect pretrain-hard-negatives-off 0 'hard negatives: off: --data .*nolabels \(hdvila\) has no attribute labels' -- \
+    "$train" "${nolabels[@]}" --out "$work/run-nl" --steps 1 --config "$work/hard.json"
   expect pretrain-refuses-reuse 2 "^error: --out $work/run: the folder already holds checkpoints; pass --resume auto" -- \
     "$train" "${pre[@]}" --out "$work/run" --steps 2
   expect pretrain-resume-changed 1 "^error: --resume .*step-00000002.safetensors: the run's settings differ from the checkpoint's:" -- \

@@ -40,6 +40,9 @@ TEST(VideoEncoder, HybridForwardHasEveryIntermediateShape) {
   Clip clip;
   VideoEncoderTrace trace;
   VisualTokens out = encoder->forward(clip.keyframe, clip.neighbours, &trace);
+  EXPECT_EQ(trace.hr_stem.sizes(), (Shape{2, 8, 32, 64}));    // stem: stride 4
+  EXPECT_EQ(trace.hr_c2.sizes(), (Shape{2, 32, 32, 64}));     // layer1: stride 4
+  EXPECT_EQ(trace.hr_c3.sizes(), (Shape{2, 64, 16, 32}));     // layer2: stride 8
   EXPECT_EQ(trace.hr_c5.sizes(), (Shape{2, 256, 4, 8}));      // C5: stride 32
   EXPECT_EQ(trace.hr_c4.sizes(), (Shape{2, 128, 8, 16}));     // C4: stride 16
   EXPECT_EQ(trace.hr_tokens.sizes(), (Shape{2, 32, 2, 4}));   // 1x1 conv, MaxPool 2x2, GELU
@@ -48,6 +51,7 @@ TEST(VideoEncoder, HybridForwardHasEveryIntermediateShape) {
   EXPECT_EQ(trace.sequence.sizes(), (Shape{2, 7, 32, 2, 4}));  // [LR x3, HR ref, LR x3]
   EXPECT_EQ(trace.temporal.sizes(), (Shape{2, 32, 2, 4}));     // middle time step
   EXPECT_EQ(out.tokens.sizes(), (Shape{2, 8, 32}));            // h*w visual tokens
+  EXPECT_TRUE(torch::equal(trace.tokens.flatten(2).transpose(1, 2), out.tokens));  // the same tokens as a map
   EXPECT_EQ(out.height, 2);
   EXPECT_EQ(out.width, 4);
   EXPECT_TRUE(torch::isfinite(out.tokens).all().item<bool>());

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <limits>
 
 #include "core/error.h"
 #include "tests/core/test_support.h"
@@ -44,6 +45,78 @@ TEST(InfoNce, ClampsTheLogitScaleAtOneHundred) {
 TEST(InfoNce, RejectsMismatchedShapes) {
   HDV_EXPECT_THROW_MSG(info_nce_loss(torch::zeros({3, 4}), torch::zeros({2, 4}), torch::zeros({})), core::Error,
                        "text [3, 4] and video [2, 4]: expected two [N, D] tensors of one shape");
+}
+
+// Hard negatives (NegCLIP): two clips, two hard-negative slots each, the second clip's second slot
+// empty. video 0 = (0.8, 0.6), video 1 = (0.6, 0.8); texts are the unit axes.
+struct HardExample {
+  at::Tensor text = torch::tensor({{1.0, 0.0}, {0.0, 1.0}}, torch::kFloat64);
+  at::Tensor video = torch::tensor({{0.8, 0.6}, {0.6, 0.8}}, torch::kFloat64);
+  // clip 0: (0, 1) and (-1, 0); clip 1: (1, 0) and an empty slot
+  at::Tensor hard = torch::tensor({{{0.0, 1.0}, {-1.0, 0.0}}, {{1.0, 0.0}, {0.0, 0.0}}}, torch::kFloat64);
+  at::Tensor valid = torch::tensor({{true, true}, {true, false}});
+};
+
+double log_sum_exp(std::initializer_list<double> values) {
+  double sum = 0;
+  for (double v : values) sum += std::exp(v);
+  return std::log(sum);
+}
+
+TEST(HardNegatives, ClipLogitsAreBatchTextsThenTheClipsOwnNegatives) {
+  HardExample x;
+  const double scale = 2.0;
+  at::Tensor logits = clip_video_to_text_logits(x.text, x.video, torch::full({}, std::log(scale), torch::kFloat64),
+                                                x.hard, x.valid);
+  ASSERT_EQ(logits.sizes(), (std::vector<int64_t>{2, 4}));  // [B, B + K]
+  const double inf = std::numeric_limits<double>::infinity();
+  // Row i: scale · [video i · text 0, video i · text 1, video i · hard[i][0], video i · hard[i][1]].
+  at::Tensor expected = torch::tensor({{1.6, 1.2, 1.2, -1.6}, {1.2, 1.6, 1.2, -inf}}, torch::kFloat64);
+  EXPECT_TRUE(torch::allclose(logits, expected, 1e-12, 1e-12)) << logits;
+  // The target of row i is column i: the loss is 0.5 · (CE(t→v) + CE(v→t)) with these rows.
+  const double t2v = 0.5 * ((log_sum_exp({1.6, 1.2}) - 1.6) + (log_sum_exp({1.2, 1.6}) - 1.6));
+  const double v2t = 0.5 * ((log_sum_exp({1.6, 1.2, 1.2, -1.6}) - 1.6) + (log_sum_exp({1.2, 1.6, 1.2}) - 1.6));
+  at::Tensor loss = info_nce_loss(x.text, x.video, torch::full({}, std::log(scale), torch::kFloat64), x.hard, x.valid);
+  EXPECT_NEAR(loss.item<double>(), 0.5 * (t2v + v2t), 1e-12);
+  // Hard negatives only add to the loss.
+  at::Tensor plain = info_nce_loss(x.text, x.video, torch::full({}, std::log(scale), torch::kFloat64));
+  EXPECT_GT(loss.item<double>(), plain.item<double>());
+}
+
+TEST(HardNegatives, CmclLogitsArePositiveThenQueueThenTheClipsOwnNegatives) {
+  HardExample x;
+  const double tau = 0.5;
+  at::Tensor queue = torch::tensor({{1.0, 0.0}, {0.0, 1.0}, {-0.6, 0.8}}, torch::kFloat64);
+  at::Tensor logits = cmcl_video_to_text_logits(x.video, x.text, queue, tau, x.hard, x.valid);
+  ASSERT_EQ(logits.sizes(), (std::vector<int64_t>{2, 6}));  // [B, 1 + Q + K]
+  const double inf = std::numeric_limits<double>::infinity();
+  // Row i: [q_v·k_t (the target, column 0) ‖ q_v · queue rows ‖ q_v · hard[i]] / τ.
+  at::Tensor expected = torch::tensor({{1.6, 1.6, 1.2, 0.0, 1.2, -1.6}, {1.6, 1.2, 1.6, 0.56, 1.2, -inf}}, torch::kFloat64);
+  EXPECT_TRUE(torch::allclose(logits, expected, 1e-12, 1e-12)) << logits;
+  // With an empty video queue, t→v has only its positive (CE 0): each loss is v→t with column 0 as target.
+  at::Tensor losses = cmcl_losses(x.video, x.text, x.video, x.text, torch::zeros({0, 2}, torch::kFloat64), queue, tau,
+                                  x.hard, x.valid);
+  EXPECT_NEAR(losses[0].item<double>(), log_sum_exp({1.6, 1.6, 1.2, 0.0, 1.2, -1.6}) - 1.6, 1e-12);
+  EXPECT_NEAR(losses[1].item<double>(), log_sum_exp({1.6, 1.2, 1.6, 0.56, 1.2}) - 1.6, 1e-12);
+}
+
+TEST(HardNegatives, EmptySlotsChangeNothing) {
+  HardExample x;
+  at::Tensor none = torch::zeros({2, 2}, torch::kBool);
+  at::Tensor log_scale = torch::full({}, std::log(20.0), torch::kFloat64);
+  EXPECT_NEAR(info_nce_loss(x.text, x.video, log_scale, x.hard, none).item<double>(),
+              info_nce_loss(x.text, x.video, log_scale).item<double>(), 1e-12);
+  at::Tensor queue = torch::zeros({0, 2}, torch::kFloat64);
+  EXPECT_TRUE(torch::allclose(cmcl_losses(x.video, x.text, x.video, x.text, queue, queue, 0.07, x.hard, none),
+                              cmcl_losses(x.video, x.text, x.video, x.text, queue, queue, 0.07)));
+}
+
+TEST(HardNegatives, RejectsMismatchedShapes) {
+  HardExample x;
+  HDV_EXPECT_THROW_MSG(hard_negative_similarities(x.video, torch::zeros({3, 2, 2}), x.valid), core::Error,
+                       "hard negatives [3, 2, 2] for video [2, 2]: expected [B, K, D] for [B, D]");
+  HDV_EXPECT_THROW_MSG(hard_negative_similarities(x.video, x.hard, torch::ones({2, 3}, torch::kBool)), core::Error,
+                       "hard-negative mask [2, 3]: expected [2, 2]");
 }
 
 TEST(FeatureQueue, WrapsAroundAndKeepsTheNewestKeys) {
@@ -157,6 +230,9 @@ TEST(ContrastiveConfig, RejectsUnknownModeAndBadMomentum) {
   config.mode = "cmcl";
   config.momentum = 1.0;
   HDV_EXPECT_THROW_MSG(config.validate(), core::ConfigError, "contrastive.momentum=1 must be in [0, 1)");
+  config.momentum = 0.99;
+  config.hard_negatives = -1;
+  HDV_EXPECT_THROW_MSG(config.validate(), core::ConfigError, "contrastive.hard_negatives=-1 must be in [0, 64]");
 }
 
 }  // namespace
