@@ -129,6 +129,10 @@ void add_synth_command(CLI::App& app, core::CommonOptions& common, Commands& com
   sub->add_flag("--centred", c.centred,
                 "Centre the primary object at mid-clip (product shots for a generator: with --second-object-prob 0 "
                 "--sizes large --motions still)");
+  sub->add_option("--texture-scales", c.texture_scales,
+                  "Texture periods each object draws among, in multiples of 4 pixels, comma-separated (default: 1, "
+                  "4 px); 1,2 also shows textures at 8 px")
+      ->delimiter(',');
   sub->add_flag("--chinese", c.chinese, "Also write Chinese captions (\"text_zh\")");
   sub->add_flag("--whole-videos", c.whole_videos, "Also write each source video whole (<split>/videos/<video_id>.mp4)");
   sub->add_option("--fashion-mnist", c.fashion_mnist_dir, "Folder of the Fashion-MNIST IDX .gz files")->capture_default_str();

@@ -349,6 +349,16 @@ Dataset read_hdvila(const fs::path& metadata, const DataSpec& spec) {
   }
   std::unordered_map<std::string, int64_t> text_line_of;
   int64_t unknown_text_ids = 0;
+  std::vector<std::string> text_fields;
+  for (size_t start = 0; start <= spec.text_field.size();) {
+    const size_t comma = std::min(spec.text_field.find(',', start), spec.text_field.size());
+    const std::string field = spec.text_field.substr(start, comma - start);
+    if (field.empty()) {
+      throw core::ConfigError(fmt::format("text_field \"{}\": an empty field name in the list", spec.text_field));
+    }
+    text_fields.push_back(field);
+    start = comma + 1;
+  }
   for_each_jsonl_object(text_path, [&](int64_t line, const std::string& where, const core::Json& object) {
     const std::string clip_id = require_string(object, "clip_id", where, "clip_id");
     auto [seen, inserted] = text_line_of.emplace(clip_id, line);
@@ -360,9 +370,12 @@ Dataset read_hdvila(const fs::path& metadata, const DataSpec& spec) {
       ++unknown_text_ids;
       return;
     }
-    auto text = object.find(spec.text_field);
-    if (text == object.end()) return;  // no caption of this kind: counted below
-    dataset.clips[it->second].texts = read_captions(*text, where, spec.text_field);
+    std::vector<std::string>& texts = dataset.clips[it->second].texts;
+    for (const std::string& field : text_fields) {
+      auto text = object.find(field);
+      if (text == object.end()) continue;  // no caption of this kind: counted below when none is left
+      for (std::string& caption : read_captions(*text, where, field)) texts.push_back(std::move(caption));
+    }
   });
   if (unknown_text_ids > 0) {
     core::log_debug("{}: {} lines name clips that {} does not list", text_path.string(), unknown_text_ids,

@@ -41,7 +41,10 @@ struct DataSpec {
   std::filesystem::path path;         // a dataset folder or a metadata file
   std::string split;                  // e.g. "train", "test", "1k-a-test"; "" = none
   std::string format = "auto";        // auto | hdvila | webvid | msrvtt
-  std::string text_field = "text";    // which field of clip_text.jsonl is the caption (hdvila)
+  std::string text_field = "text";    // which field of clip_text.jsonl is the caption (hdvila); a
+                                      // comma-separated list ("text,text_zh") gives each clip the
+                                      // captions of every field, in that order (training draws one;
+                                      // evaluation reads the first: the first field's)
   std::filesystem::path video_root;   // replaces the dataset root when looking for videos; "" = default
 };
 

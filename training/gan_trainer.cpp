@@ -498,11 +498,20 @@ void GanTrainer::train_step(int64_t step) {
 }
 
 void GanTrainer::write_samples(int64_t step) {
-  at::Tensor images = sample_generator(*g_ema_, config_.sample_count, uint64_t(config_.seed) + 0x5eed);
   const int64_t columns = std::max<int64_t>(1, int64_t(std::ceil(std::sqrt(double(config_.sample_count)))));
   const fs::path folder = run_.out / "samples";
   fs::create_directories(folder);
-  core::save_png(folder / fmt::format("step-{:08d}.png", step), image_grid(images, columns));
+  // G_ema (what generator.safetensors holds) and the raw G on the same latents and labels, so the
+  // EMA's half-life can be judged by eye (StyleGAN2-ADA's small-data settings).
+  const uint64_t seed = uint64_t(config_.seed) + 0x5eed;
+  core::save_png(folder / fmt::format("step-{:08d}.png", step),
+                 image_grid(sample_generator(*g_ema_, config_.sample_count, seed), columns));
+  torch::NoGradGuard no_grad;
+  const bool training = g_->is_training();
+  g_->eval();
+  core::save_png(folder / fmt::format("step-{:08d}-raw.png", step),
+                 image_grid(sample_generator(*g_, config_.sample_count, seed), columns));
+  g_->train(training);
 }
 
 double GanTrainer::measure_fd(int64_t step) {

@@ -18,7 +18,8 @@
 // whose state goes into every checkpoint; data order is a seeded permutation per epoch derived
 // from the step. A resumed CPU run therefore computes the same losses as one that never stopped.
 //
-// Run folder:  config.json  metrics.jsonl  samples/step-NNNNNNNN.png (fixed z, from G_ema)
+// Run folder:  config.json  metrics.jsonl  samples/step-NNNNNNNN.png (fixed z, from G_ema; -raw.png:
+//              the raw G on the same latents)
 //              checkpoints/step-NNNNNNNN.safetensors (kind "gan-train-state", last K kept)
 //              generator.safetensors (kind "generator": G_ema, rewritten at every checkpoint)
 #pragma once

@@ -180,6 +180,11 @@ SynthObject sample_object(Rng& rng, bool holdout_colour, const SceneOptions& opt
   object.scale = rng.uniform(0.93, 1.07);
   object.spin = rng.chance(0.5) ? 1 : -1;
   object.horizontal_stripes = rng.chance(0.5);
+  // Drawn last, and only when there is a choice, so that the other draws stay as they were.
+  if (options.texture_scales.size() == 1) object.texture_scale = options.texture_scales[0];
+  if (options.texture_scales.size() > 1) {
+    object.texture_scale = options.texture_scales[size_t(rng.below(static_cast<int>(options.texture_scales.size())))];
+  }
   return object;
 }
 
@@ -767,8 +772,13 @@ class ClipRenderer {
   }
 
   // Multiplier of the fine texture at pixel (px, py): mean 1 over each 4x4 cell, in phase with
-  // the pixel grid, so x4 bicubic down-scaling returns exactly the plain colour.
+  // the pixel grid, so x4 bicubic down-scaling returns exactly the plain colour (texture_scale 1;
+  // scale s draws each texture pixel as an s x s block: a 4s-pixel period).
   static float texture_gain(const SynthObject& o, int px, int py) {
+    if (o.texture_scale > 1) {
+      px /= o.texture_scale;
+      py /= o.texture_scale;
+    }
     if (o.texture == 1) {  // stripes: 2 light, 2 dark pixels
       int q = o.horizontal_stripes ? py : px;
       return (q & 3) < 2 ? 1.2f : 0.8f;
@@ -887,6 +897,9 @@ void SynthVidConfig::validate() const {
                        motion));
     }
   }
+  for (int scale : texture_scales) {
+    if (scale < 1 || scale > 4) fail(fmt::format("texture_scales: {} must be in 1..4 (a period of 4 to 16 pixels)", scale));
+  }
   if (fashion_mnist_dir.empty()) fail("fashion_mnist_dir is empty, expected the folder of the Fashion-MNIST .gz files");
   if (jobs < 0) fail(fmt::format("jobs={} must be >= 0 (0 = hardware threads)", jobs));
 }
@@ -900,6 +913,7 @@ SceneOptions SynthVidConfig::scene_options() const {
   for (const std::string& size : sizes) options.sizes.push_back(index_of(kSynthSizes, size));
   for (const std::string& motion : motions) options.motions.push_back(index_of(kSynthMotions, motion));
   options.centred = centred;
+  options.texture_scales = texture_scales;
   return options;
 }
 
@@ -1021,7 +1035,8 @@ core::Json manifest_json(const SynthVidConfig& config, const std::vector<std::st
            {{"second_object_prob", config.second_object_prob},
             {"sizes", config.sizes},
             {"motions", config.motions},
-            {"centred", config.centred}}},
+            {"centred", config.centred},
+            {"texture_scales", config.texture_scales}}},
           {"splits", std::move(counts)},
           {"attributes",
            {{"class", words(kSynthClasses)},

@@ -96,6 +96,7 @@ struct SynthObject {
   double angle = 0;       // orientation at the first frame, radians (counter-clockwise)
   int spin = 1;           // rotate: +1 counter-clockwise, -1 clockwise
   bool horizontal_stripes = false;  // striped: stripes along x instead of along y
+  int texture_scale = 1;  // the texture's period is 4·texture_scale pixels (SceneOptions::texture_scales)
 };
 
 // Everything needed to render a clip and write its captions and labels.
@@ -119,6 +120,11 @@ struct SceneOptions {
   std::vector<int> sizes;           // kSynthSizes indices the objects may have (empty = all)
   std::vector<int> motions;         // kSynthMotions indices the objects may have (empty = all)
   bool centred = false;             // the primary object's mid-clip centre at the frame centre (±kCentreJitter)
+  // Texture periods, as multiples of 4 pixels, each object draws among (empty or {1} = 4 pixels,
+  // no draw). {1, 2} also shows the texture at 8 pixels, the size a 64-px generator's 4-pixel
+  // texture has once its images are enlarged to a 128-px VL model's input; at 8 pixels the ×4
+  // bicubic LR frames keep it, so only period-4 textures test the high-resolution branch.
+  std::vector<int> texture_scales;
 };
 
 // Largest offset of a centred object's mid-clip centre from the frame centre, fraction of the frame.
@@ -194,6 +200,7 @@ struct SynthVidConfig {
   std::vector<std::string> sizes;          // sizes objects may have (kSynthSizes words; empty = all)
   std::vector<std::string> motions;        // motions objects may have (kSynthMotions words; empty = all)
   bool centred = false;                    // primary object centred at mid-clip (SceneOptions::centred)
+  std::vector<int> texture_scales;         // texture periods in multiples of 4 px (SceneOptions; empty = 4 px)
   bool chinese = false;                    // also write "text_zh" captions
   bool whole_videos = false;               // also write <split>/videos/<video_id>.mp4 (clips concatenated)
   std::string fashion_mnist_dir = std::string(kDefaultFashionMnistDir);  // the four IDX .gz files
@@ -216,6 +223,7 @@ struct SynthVidConfig {
     v("sizes", sizes);
     v("motions", motions);
     v("centred", centred);
+    v("texture_scales", texture_scales);
     v("chinese", chinese);
     v("whole_videos", whole_videos);
     v("fashion_mnist_dir", fashion_mnist_dir);

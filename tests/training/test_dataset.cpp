@@ -219,6 +219,20 @@ TEST(HdVilaDataset, MissingClipTextFileIsNamed) {
                 "; HD-VILA-100M keeps clip_text.jsonl beside metadata.jsonl)");
 }
 
+TEST(HdVilaDataset, SeveralTextFieldsGiveEveryClipTheCaptionsOfEach) {
+  TempDir dir;
+  write_hdvila_split(dir / "train");
+  // "text" then "text_asr": a clip keeps those it has, in that order; one with neither is dropped.
+  Dataset dataset = load_dataset(Spec(dir / "train" / "metadata.jsonl").text_field("text,text_asr"));
+  EXPECT_EQ(clip_ids(dataset), (Strings{"vidA.0.mp4", "vidA.1.mp4", "vidB.0.mp4", "vidC.0.mp4"}));
+  EXPECT_EQ(dataset.clips[0].texts, (Strings{"a man cooks pasta"}));
+  EXPECT_EQ(dataset.clips[1].texts, (Strings{"so today we cook"}));
+  EXPECT_EQ(dataset.clips[3].texts, (Strings{"hello there"}));
+  EXPECT_EQ(dataset.clips_without_text, 0);
+  EXPECT_EQ(test::error_text<core::ConfigError>([&] { load_dataset(Spec(dir / "train" / "metadata.jsonl").text_field("text,,text_asr")); }),
+            "text_field \"text,,text_asr\": an empty field name in the list");
+}
+
 TEST(HdVilaDataset, NoClipWithACaptionIsAnError) {
   TempDir dir;
   write_file(dir / "metadata.jsonl", R"({"video_id": "v", "clip": [{"clip_id": "v.0.mp4", "span": ["00:00:00.000", "00:00:02.000"]}]})" "\n");

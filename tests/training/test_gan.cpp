@@ -163,7 +163,7 @@ TEST(GanTrainer, TinyRunWritesEveryOutputAndResumesExactly) {
   GanResult straight = train_gan(tiny_run(images, dir / "straight", 8));
   EXPECT_EQ(straight.step, 8);
   for (const char* file : {"config.json", "metrics.jsonl", "generator.safetensors", "samples/step-00000003.png",
-                           "samples/step-00000006.png", "samples/step-00000008.png",
+                           "samples/step-00000006.png", "samples/step-00000008.png", "samples/step-00000008-raw.png",
                            "checkpoints/step-00000006.safetensors", "checkpoints/step-00000008.safetensors"}) {
     EXPECT_TRUE(std::filesystem::exists(dir / "straight" / file)) << file;
   }

@@ -594,6 +594,40 @@ TEST(SynthVid, RestrictedDrawsKeepTheOtherAttributes) {
   EXPECT_GT(counts[2], 150);
 }
 
+TEST(SynthVid, TextureScalesDrawPeriodsOf4sPixelsAndKeepTheOtherAttributes) {
+  const SceneOptions one = one_object_scenes();
+  SceneOptions scaled = one;
+  scaled.texture_scales = {1, 2};
+  const std::vector<SynthScene> plain = sample_split("train", 300, 23, one), mixed = sample_split("train", 300, 23, scaled);
+  std::map<int, int> counts;
+  for (size_t i = 0; i < plain.size(); ++i) {
+    const SynthObject &a = plain[i].objects[0], &b = mixed[i].objects[0];
+    EXPECT_EQ(a.texture_scale, 1);
+    EXPECT_EQ(b.cls, a.cls);
+    EXPECT_EQ(b.colour, a.colour);
+    EXPECT_EQ(b.texture, a.texture);
+    EXPECT_EQ(b.size, a.size);
+    EXPECT_EQ(b.motion, a.motion);
+    EXPECT_EQ(mixed[i].background, plain[i].background);
+    ++counts[b.texture_scale];
+  }
+  EXPECT_GT(counts[1], 100);
+  EXPECT_GT(counts[2], 100);
+  // The rendered stripes: along a row through a large square, the gain repeats every 4·scale pixels.
+  for (int scale : {1, 2}) {
+    SynthScene scene = one_object(11, 4, 1, 2, 4);  // a blue striped large square, still
+    scene.objects[0].horizontal_stripes = false;
+    scene.objects[0].texture_scale = scale;
+    at::Tensor frame = render_frame(scene, garments(), 0, 4, 64);  // [3, 64, 64]
+    at::Tensor row = frame[2][32].narrow(0, 24, 16);               // blue channel, 16 pixels inside
+    const int period = 4 * scale;
+    for (int x = 0; x + period < 16; ++x) {
+      EXPECT_NEAR(row[x].item<float>(), row[x + period].item<float>(), 1e-5) << "scale " << scale << " x " << x;
+    }
+    EXPECT_GT(std::abs(row[0].item<float>() - row[period / 2].item<float>()), 0.05) << "scale " << scale;
+  }
+}
+
 TEST(SynthVid, CentredObjectsAreCentredAtMidClipAndStayInTheFrame) {
   constexpr int kSize = 96, kFrames = 17;  // frame 8 is mid-clip
   SceneOptions centred = one_object_scenes();
