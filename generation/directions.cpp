@@ -186,7 +186,11 @@ DirectionTable load_directions(const std::filesystem::path& path, const Generato
   }
   DirectionTable table;
   core::config_from_json(config["directions"], table.config, source + " directions config");
-  table.generator_config = config["generator"];
+  // Read through GeneratorConfig, so that keys added since the table was written (absent there)
+  // compare as their defaults.
+  GeneratorConfig stored;
+  core::config_from_json(config["generator"], stored, source + " generator config");
+  table.generator_config = core::config_to_json(stored);
   if (table.generator_config != core::config_to_json(generator.config())) {
     throw core::FormatError(fmt::format("{}: computed for another generator geometry ({}), not this one ({})", source,
                                         table.generator_config.dump(), core::config_to_json(generator.config()).dump()));

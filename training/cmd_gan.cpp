@@ -177,6 +177,13 @@ void add_gan(CLI::App& app, core::CommonOptions& common, Commands& commands) {
   }});
 }
 
+// --generator: a generator file, or a gan run folder (its generator.safetensors).
+fs::path generator_file(const std::string& argument) {
+  fs::path path = argument;
+  if (fs::is_directory(path)) path /= "generator.safetensors";
+  return path;
+}
+
 struct FdOptions {
   std::string generator;
   std::string vl_model;
@@ -205,8 +212,7 @@ void add_gan_fd(CLI::App& app, core::CommonOptions& common, Commands& commands) 
   sub->add_option("--json", options->json, "Write the result to this JSON file");
   commands.push_back({sub, [options, &common] {
     const c10::Device device = core::apply_common_options(common);
-    fs::path path = options->generator;
-    if (fs::is_directory(path)) path /= "generator.safetensors";
+    const fs::path path = generator_file(options->generator);
     gen::Generator generator = gen::load_generator(path);
     generator->to(device);
     models::VLModel vl_model = models::load_vl_model(options->vl_model);
@@ -323,8 +329,7 @@ void add_gan_eval(CLI::App& app, core::CommonOptions& common, Commands& commands
   sub->add_option("--json", options->json, "Write the result to this JSON file");
   commands.push_back({sub, [options, &common] {
     const c10::Device device = core::apply_common_options(common);
-    fs::path path = options->generator;
-    if (fs::is_directory(path)) path /= "generator.safetensors";
+    const fs::path path = generator_file(options->generator);
     gen::Generator generator = gen::load_generator(path);
     generator->to(device);
     gen::AttributeOracle oracle = gen::load_oracle(options->oracle);

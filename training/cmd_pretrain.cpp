@@ -223,16 +223,21 @@ void add_pretrain(CLI::App& app, core::CommonOptions& common, Commands& commands
   }});
 }
 
-struct EvalOptions_ {
+// What eval and stage-probes share: the model, how its clips are sampled and tokenised, the batching.
+struct ModelRunOptions {
   std::string model;
-  DataSpec data;
-  std::string json;
   std::string vocab;
   std::string python = default_python();
   int batch_size = 16;
   int workers = 2;
   std::string resolution;
   std::string run_config;  // a pretrain run's config.json whose run.sampler is used
+};
+
+struct EvalOptions_ {
+  ModelRunOptions run;
+  DataSpec data;
+  std::string json;
 };
 
 // The sampler geometry a model was trained with: "run"."sampler" of the run's config.json (given,
@@ -254,6 +259,42 @@ ClipSamplerConfig trained_sampler(const fs::path& model_path, const std::string&
   core::log_info("eval: sampler of {} (frames {}x{}, crop {}x{})", config_path.string(), sampler.frame_width,
                  sampler.frame_height, sampler.crop_width, sampler.crop_height);
   return sampler;
+}
+
+void add_model_run_options(CLI::App* sub, ModelRunOptions& run) {
+  sub->add_option("--model", run.model, "vl-model checkpoint, or a pretrain run folder (its model.safetensors)")
+      ->required();
+  sub->add_option("--vocab", run.vocab, "WordPiece vocab.txt (default: all-MiniLM-L6-v2's, found with --python)");
+  sub->add_option("--python", run.python, "The venv's Python, to locate the default vocabulary")->capture_default_str();
+  sub->add_option("--batch-size", run.batch_size, "Clips per batch")->check(core::positive_integer())->capture_default_str();
+  sub->add_option("--workers", run.workers, "Data-loading threads")->check(core::positive_integer())->capture_default_str();
+  sub->add_option("--resolution", run.resolution, "Sampler mode 720p, 360p or 180p (default: the preset's)")
+      ->check(CLI::IsMember({"720p", "360p", "180p"}));
+  sub->add_option("--run-config", run.run_config,
+                  "A pretrain run's config.json whose sampler geometry to use (default: config.json beside the model, "
+                  "else the preset's)");
+}
+
+// The model of --model on `device`, the sampler geometry it was trained with and its tokenizer.
+struct ModelRun {
+  fs::path path;
+  models::VLModel model{nullptr};
+  ClipSamplerConfig sampler;
+  models::Tokenizer tokenizer;
+};
+
+ModelRun load_model_run(const ModelRunOptions& options, const c10::Device& device) {
+  fs::path path = options.model;
+  if (fs::is_directory(path)) path /= "model.safetensors";
+  const core::CheckpointInfo info = core::read_checkpoint_info(path);
+  models::VLModel model = models::load_vl_model(path);
+  model->to(device);
+  ClipSamplerConfig sampler = trained_sampler(path, info.preset, options.run_config);
+  sampler.segments = static_cast<int>(model->config().segments);
+  sampler.frames = model->config().video.frames;
+  if (!options.resolution.empty()) sampler.resolution = options.resolution;
+  sampler.validate();
+  return {path, model, sampler, models::Tokenizer(resolve_vocab(options.vocab, options.python))};
 }
 
 void print_report(const RetrievalReport& report) {
@@ -284,42 +325,23 @@ void print_report(const RetrievalReport& report) {
 void add_eval(CLI::App& app, core::CommonOptions& common, Commands& commands) {
   auto options = std::make_shared<EvalOptions_>();
   CLI::App* sub = app.add_subcommand("eval", "Zero-shot text<->video retrieval of a VL model on a dataset split");
-  sub->add_option("--model", options->model, "vl-model checkpoint, or a pretrain run folder (its model.safetensors)")
-      ->required();
+  add_model_run_options(sub, options->run);
   add_data_options(sub, options->data, "test");
-  sub->add_option("--text-field", options->data.text_field, "Caption field of clip_text.jsonl")->capture_default_str();
-  sub->add_option("--json", options->json, "Write the numbers to this JSON file");
-  sub->add_option("--vocab", options->vocab, "WordPiece vocab.txt (default: all-MiniLM-L6-v2's, found with --python)");
-  sub->add_option("--python", options->python, "The venv's Python, to locate the default vocabulary")
+  sub->add_option("--text-field", options->data.text_field,
+                  "Caption field of clip_text.jsonl (of a list, the first: text_zh measures Chinese retrieval)")
       ->capture_default_str();
-  sub->add_option("--batch-size", options->batch_size, "Clips per batch")->check(core::positive_integer())->capture_default_str();
-  sub->add_option("--workers", options->workers, "Data-loading threads")->check(core::positive_integer())->capture_default_str();
-  sub->add_option("--resolution", options->resolution, "Sampler mode 720p, 360p or 180p (default: the preset's)")
-      ->check(CLI::IsMember({"720p", "360p", "180p"}));
-  sub->add_option("--run-config", options->run_config,
-                  "A pretrain run's config.json whose sampler geometry to use (default: config.json beside the model, "
-                  "else the preset's)");
+  sub->add_option("--json", options->json, "Write the numbers to this JSON file");
   commands.push_back({sub, [options, &common] {
     core::apply_common_options(common);
     const c10::Device device = core::resolve_device(common.device);
-    fs::path model_path = options->model;
-    if (fs::is_directory(model_path)) model_path /= "model.safetensors";
-    const core::CheckpointInfo info = core::read_checkpoint_info(model_path);
-    models::VLModel model = models::load_vl_model(model_path);
-    model->to(device);
-    ClipSamplerConfig sampler = trained_sampler(model_path, info.preset, options->run_config);
-    sampler.segments = static_cast<int>(model->config().segments);
-    sampler.frames = model->config().video.frames;
-    if (!options->resolution.empty()) sampler.resolution = options->resolution;
-    sampler.validate();
-    models::Tokenizer tokenizer(resolve_vocab(options->vocab, options->python));
+    auto [model_path, model, sampler, tokenizer] = load_model_run(options->run, device);
     Dataset dataset = load_dataset(options->data);
     core::log_info("eval: {} on {} clips of {} ({})", model_path.string(), dataset.clips.size(),
                    dataset.root.string(), dataset.format);
     core::ConsoleProgress progress("encoding clips", "clips");
     EvalOptions eval;
-    eval.batch_size = options->batch_size;
-    eval.workers = options->workers;
+    eval.batch_size = options->run.batch_size;
+    eval.workers = options->run.workers;
     eval.device = device;
     eval.progress = progress.callback();
     RetrievalReport report = evaluate_retrieval(*model, tokenizer, dataset, ClipSampler(sampler), eval);
@@ -335,16 +357,10 @@ void add_eval(CLI::App& app, core::CommonOptions& common, Commands& commands) {
 }
 
 struct StageProbeOptions_ {
-  std::string model;
+  ModelRunOptions run;
   DataSpec data;
   std::string fit_split = "train";
   std::string json;
-  std::string vocab;
-  std::string python = default_python();
-  int batch_size = 16;
-  int workers = 2;
-  std::string resolution;
-  std::string run_config;
 };
 
 void print_stage_probes(const StageProbeReport& report) {
@@ -384,36 +400,15 @@ void add_stage_probes(CLI::App& app, core::CommonOptions& common, Commands& comm
   auto options = std::make_shared<StageProbeOptions_>();
   CLI::App* sub = app.add_subcommand(
       "stage-probes", "Linear probes of SynthVid attributes on every stage of a VL model's video tower");
-  sub->add_option("--model", options->model, "vl-model checkpoint, or a pretrain run folder (its model.safetensors)")
-      ->required();
+  add_model_run_options(sub, options->run);
   add_data_options(sub, options->data, "test");
   sub->get_option("--split")->description("Split the probes are scored on");
   sub->add_option("--fit-split", options->fit_split, "Split the probes are fitted on")->capture_default_str();
   sub->add_option("--json", options->json, "Write the table to this JSON file");
-  sub->add_option("--vocab", options->vocab, "WordPiece vocab.txt (default: all-MiniLM-L6-v2's, found with --python)");
-  sub->add_option("--python", options->python, "The venv's Python, to locate the default vocabulary")
-      ->capture_default_str();
-  sub->add_option("--batch-size", options->batch_size, "Clips per batch")->check(core::positive_integer())->capture_default_str();
-  sub->add_option("--workers", options->workers, "Data-loading threads")->check(core::positive_integer())->capture_default_str();
-  sub->add_option("--resolution", options->resolution, "Sampler mode 720p, 360p or 180p (default: the preset's)")
-      ->check(CLI::IsMember({"720p", "360p", "180p"}));
-  sub->add_option("--run-config", options->run_config,
-                  "A pretrain run's config.json whose sampler geometry to use (default: config.json beside the model, "
-                  "else the preset's)");
   commands.push_back({sub, [options, &common] {
     core::apply_common_options(common);
     const c10::Device device = core::resolve_device(common.device);
-    fs::path model_path = options->model;
-    if (fs::is_directory(model_path)) model_path /= "model.safetensors";
-    const core::CheckpointInfo info = core::read_checkpoint_info(model_path);
-    models::VLModel model = models::load_vl_model(model_path);
-    model->to(device);
-    ClipSamplerConfig sampler = trained_sampler(model_path, info.preset, options->run_config);
-    sampler.segments = static_cast<int>(model->config().segments);
-    sampler.frames = model->config().video.frames;
-    if (!options->resolution.empty()) sampler.resolution = options->resolution;
-    sampler.validate();
-    models::Tokenizer tokenizer(resolve_vocab(options->vocab, options->python));
+    auto [model_path, model, sampler, tokenizer] = load_model_run(options->run, device);
     DataSpec fit_spec = options->data;
     fit_spec.split = options->fit_split;
     const Dataset fit = load_dataset(fit_spec);
@@ -422,8 +417,8 @@ void add_stage_probes(CLI::App& app, core::CommonOptions& common, Commands& comm
                    options->fit_split, fit.clips.size(), options->data.split, test.clips.size());
     core::ConsoleProgress progress("encoding clips", "clips");
     StageProbeOptions probe;
-    probe.batch_size = options->batch_size;
-    probe.workers = options->workers;
+    probe.batch_size = options->run.batch_size;
+    probe.workers = options->run.workers;
     probe.device = device;
     probe.progress = progress.callback();
     StageProbeReport report = stage_probes(*model, tokenizer, fit, test, ClipSampler(sampler), probe);

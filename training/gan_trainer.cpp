@@ -244,10 +244,6 @@ void GanTrainer::load_images_and_labels() {
     images_ = &owned_images_;
   }
   if (images_->size() < 1) throw core::Error(fmt::format("--data {}: no images", run_.data.path.string()));
-  if (images_->pixels.size(2) != config_.resolution || images_->pixels.size(3) != config_.resolution) {
-    throw core::Error(fmt::format("training images are {}, expected [N, 3, {}, {}]",
-                                  core::shape_text(images_->pixels.sizes()), config_.resolution, config_.resolution));
-  }
   if (config_.labels.empty()) return;
   ImageLabelTable table = image_label_table(*images_, config_.labels);
   vocabulary_ = std::move(table.vocabulary);
@@ -600,9 +596,13 @@ GanResult GanTrainer::run() {
   if (config_.fd_every > 0 && run_.vl_model.empty()) {
     throw core::UsageError("--fd-every needs --vl-model (the VL model whose image features VL-FD compares)");
   }
-  load_images_and_labels();
+  load_images_and_labels();  // first: a conditional generator's geometry depends on the data's labels
   setup();
   setup_resume();
+  if (images_->pixels.size(2) != config_.resolution || images_->pixels.size(3) != config_.resolution) {
+    throw core::Error(fmt::format("training images are {}, expected [N, 3, {}, {}]",
+                                  core::shape_text(images_->pixels.sizes()), config_.resolution, config_.resolution));
+  }
   if (config_.fd_every > 0) {
     vl_model_ = models::load_vl_model(run_.vl_model);
     vl_model_->to(device_);

@@ -207,6 +207,18 @@ TEST(GlobalDirections, SaveLoadAndGeneratorCheck) {
   EXPECT_TRUE(torch::equal(loaded.relevance, table.relevance));
   EXPECT_EQ(loaded.offsets, table.offsets);
   EXPECT_TRUE(torch::equal(loaded.std[3], table.std[3]));
+  // A table written before generators had labels (its generator config has no "labels" key) still
+  // belongs to an unconditional generator of the same geometry; a conditional one is another.
+  DirectionTable older = table;
+  older.generator_config.erase("labels");
+  save_directions(dir / "older.safetensors", older);
+  EXPECT_TRUE(torch::equal(load_directions(dir / "older.safetensors", *generator).relevance, table.relevance));
+  GeneratorConfig labelled = generator_preset("stylegan2-tiny");
+  labelled.labels = {{"colour", {"red", "blue"}}};
+  Generator conditional(labelled);
+  EXPECT_NE(error_text<core::FormatError>([&] { load_directions(dir / "older.safetensors", *conditional); })
+                .find("computed for another generator geometry"),
+            std::string::npos);
   GeneratorConfig other = generator_preset("stylegan2-tiny");
   other.resolution = 32;
   Generator bigger(other);
