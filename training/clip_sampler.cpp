@@ -10,28 +10,11 @@
 #include <fmt/ranges.h>
 
 #include "core/error.h"
+#include "core/splitmix.h"
 #include "core/video_io.h"
 
 namespace hdv::train {
 namespace {
-
-// SplitMix64: a small generator whose output is the same on every platform and standard library
-// (std::uniform_int_distribution is not), so a seed names the same sample everywhere.
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, n) (modulo bias below 2^-40 for the ranges used here).
-  int64_t below(int64_t n) { return n <= 1 ? 0 : static_cast<int64_t>(next() % static_cast<uint64_t>(n)); }
-
- private:
-  uint64_t state_;
-};
 
 // Crops are drawn from their own stream so that changing the segment layout keeps the crop.
 constexpr uint64_t kCropStream = 0xC2B2AE3D27D4EB4FULL;
@@ -99,7 +82,7 @@ std::vector<int64_t> segment_frame_indices(int64_t first, int64_t last, const Cl
     throw core::Error(fmt::format("segment_frame_indices: frame range [{}, {}) holds no frame", first, last));
   }
   const int64_t length = last - first, segments = config.segments, frames = config.frames;
-  SplitMix64 random(seed);
+  core::SplitMix64 random(seed);
   std::vector<int64_t> indices;
   indices.reserve(static_cast<size_t>(segments * frames));
   for (int64_t s = 0; s < segments; ++s) {
@@ -148,7 +131,7 @@ ClipSample ClipSampler::sample(const ClipRecord& clip, uint64_t seed, bool train
   // detail would be legible without the HR branch (docs/training.md, the texture leak).
   const int crop_h = c.crop_height / scale, crop_w = c.crop_width / scale;
   const int64_t align = std::max(1, c.lr_factor / scale);
-  SplitMix64 random(seed ^ kCropStream);
+  core::SplitMix64 random(seed ^ kCropStream);
   const int64_t slack_h = (size.height - crop_h) / align, slack_w = (size.width - crop_w) / align;
   const int64_t top = align * (train ? random.below(slack_h + 1) : slack_h / 2);
   const int64_t left = align * (train ? random.below(slack_w + 1) : slack_w / 2);

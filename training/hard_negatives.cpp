@@ -12,30 +12,11 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/splitmix.h"
 #include "training/caption_phrases.h"
 
 namespace hdv::train {
 namespace {
-
-// SplitMix64: a small deterministic stream for the draws of one clip.
-class Draws {
- public:
-  explicit Draws(uint64_t seed) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  size_t below(size_t n) { return static_cast<size_t>(next() % n); }
-  template <class T>
-  void shuffle(std::vector<T>& items) {
-    for (size_t i = items.size(); i > 1; --i) std::swap(items[i - 1], items[below(i)]);
-  }
-
- private:
-  uint64_t state_;
-};
 
 template <size_t N>
 int index_of(const std::array<std::string_view, N>& vocabulary, const core::Json& field) {
@@ -131,7 +112,7 @@ std::vector<std::string> hard_negative_captions(const std::string& caption, cons
   std::vector<std::string> out;
   const std::optional<SynthObject> primary = primary_object(labels);
   if (!primary || count <= 0) return out;
-  Draws draws(seed);
+  core::SplitMix64 draws(seed);
   std::vector<std::string_view> order(kHardNegativeAttributes.begin(), kHardNegativeAttributes.end());
   draws.shuffle(order);
   // Values still to try per attribute, in draw order.
