@@ -27,17 +27,42 @@ namespace {
 struct DTypeInfo {
   DType dtype;
   std::string_view name;
-  size_t size;
-  c10::ScalarType scalar_type;
+  unsigned bits;                 // per element: 4 and 6 for the packed sub-byte floats
+  c10::ScalarType scalar_type;   // Undefined where LibTorch has no such type (F6)
+  DTypeKind kind;
 };
 
+// Every dtype the format defines (safetensors' Dtype enum; the Python package writes all but F6).
 constexpr DTypeInfo kDTypes[] = {
-    {DType::F64, "F64", 8, c10::kDouble},  {DType::F32, "F32", 4, c10::kFloat},
-    {DType::F16, "F16", 2, c10::kHalf},    {DType::BF16, "BF16", 2, c10::kBFloat16},
-    {DType::I64, "I64", 8, c10::kLong},    {DType::I32, "I32", 4, c10::kInt},
-    {DType::I16, "I16", 2, c10::kShort},   {DType::I8, "I8", 1, c10::kChar},
-    {DType::U8, "U8", 1, c10::kByte},      {DType::Bool, "BOOL", 1, c10::kBool},
+    {DType::F64, "F64", 64, c10::kDouble, DTypeKind::Floating},
+    {DType::F32, "F32", 32, c10::kFloat, DTypeKind::Floating},
+    {DType::F16, "F16", 16, c10::kHalf, DTypeKind::Floating},
+    {DType::BF16, "BF16", 16, c10::kBFloat16, DTypeKind::Floating},
+    {DType::I64, "I64", 64, c10::kLong, DTypeKind::Integer},
+    {DType::I32, "I32", 32, c10::kInt, DTypeKind::Integer},
+    {DType::I16, "I16", 16, c10::kShort, DTypeKind::Integer},
+    {DType::I8, "I8", 8, c10::kChar, DTypeKind::Integer},
+    {DType::U8, "U8", 8, c10::kByte, DTypeKind::Integer},
+    {DType::Bool, "BOOL", 8, c10::kBool, DTypeKind::Integer},
+    {DType::U16, "U16", 16, c10::kUInt16, DTypeKind::Integer},
+    {DType::U32, "U32", 32, c10::kUInt32, DTypeKind::Integer},
+    {DType::U64, "U64", 64, c10::kUInt64, DTypeKind::Integer},
+    {DType::F8_E4M3, "F8_E4M3", 8, c10::kFloat8_e4m3fn, DTypeKind::Floating},
+    {DType::F8_E5M2, "F8_E5M2", 8, c10::kFloat8_e5m2, DTypeKind::Floating},
+    {DType::F8_E4M3FNUZ, "F8_E4M3FNUZ", 8, c10::kFloat8_e4m3fnuz, DTypeKind::Floating},
+    {DType::F8_E5M2FNUZ, "F8_E5M2FNUZ", 8, c10::kFloat8_e5m2fnuz, DTypeKind::Floating},
+    {DType::F8_E8M0, "F8_E8M0", 8, c10::kFloat8_e8m0fnu, DTypeKind::Floating},
+    {DType::F4, "F4", 4, c10::kFloat4_e2m1fn_x2, DTypeKind::PackedFloat},
+    {DType::F6_E2M3, "F6_E2M3", 6, c10::ScalarType::Undefined, DTypeKind::PackedFloat},
+    {DType::F6_E3M2, "F6_E3M2", 6, c10::ScalarType::Undefined, DTypeKind::PackedFloat},
+    {DType::C64, "C64", 64, c10::kComplexFloat, DTypeKind::Complex},
 };
+
+std::string known_dtype_names() {
+  std::string names;
+  for (const auto& d : kDTypes) names += (names.empty() ? "" : " ") + std::string(d.name);
+  return names;
+}
 
 const DTypeInfo& info(DType dtype) {
   for (const auto& d : kDTypes) {
@@ -55,8 +80,44 @@ uint64_t read_u64_le(const char* p) {
 }  // namespace
 
 std::string_view dtype_name(DType dtype) { return info(dtype).name; }
-size_t dtype_size(DType dtype) { return info(dtype).size; }
-c10::ScalarType to_scalar_type(DType dtype) { return info(dtype).scalar_type; }
+unsigned dtype_bits(DType dtype) { return info(dtype).bits; }
+size_t dtype_size(DType dtype) { return std::max<size_t>(1, info(dtype).bits / 8); }
+DTypeKind dtype_kind(DType dtype) { return info(dtype).kind; }
+c10::ScalarType to_scalar_type(DType dtype) {
+  const DTypeInfo& d = info(dtype);
+  if (d.scalar_type == c10::ScalarType::Undefined) {
+    throw Error(fmt::format("dtype {} ({}-bit floats) has no LibTorch type: such a tensor can be listed but not loaded",
+                            d.name, d.bits));
+  }
+  return d.scalar_type;
+}
+
+std::optional<std::string> conversion_problem(DType stored, c10::ScalarType target) {
+  const DTypeInfo& d = info(stored);
+  const bool floating_target = c10::isFloatingType(target);
+  switch (d.kind) {
+    case DTypeKind::Floating:
+      if (floating_target) return std::nullopt;
+      break;
+    case DTypeKind::Integer:
+      if (!floating_target && !c10::isComplexType(target)) return std::nullopt;
+      break;
+    case DTypeKind::PackedFloat:
+      if (floating_target) {
+        return fmt::format("has dtype {} (packed {}-bit floats), which has no conversion to {}: dequantise it to "
+                           "F32, F16 or BF16 where it was written",
+                           d.name, d.bits, c10::toString(target));
+      }
+      break;
+    case DTypeKind::Complex:
+      if (floating_target) {
+        return fmt::format("has dtype {} (complex), expected {}: a real tensor cannot hold the imaginary part",
+                           d.name, c10::toString(target));
+      }
+      break;
+  }
+  return fmt::format("has dtype {}, expected {}", d.name, c10::toString(target));
+}
 
 std::optional<DType> parse_dtype(std::string_view name) {
   for (const auto& d : kDTypes) {
@@ -144,8 +205,8 @@ SafetensorsHeader parse_safetensors_header(std::string_view prefix, uint64_t fil
     if (!dtype.is_string()) throw bad(fmt::format("dtype must be a string, got {}", describe_json_value(dtype)));
     auto parsed = parse_dtype(dtype.get<std::string>());
     if (!parsed) {
-      throw bad(fmt::format("unknown dtype \"{}\" (expected one of F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL)",
-                            dtype.get<std::string>()));
+      throw bad(fmt::format("unknown dtype \"{}\" (expected one of {})", dtype.get<std::string>(),
+                            known_dtype_names()));
     }
     entry.dtype = *parsed;
     const Json& shape = value["shape"];
@@ -176,8 +237,10 @@ SafetensorsHeader parse_safetensors_header(std::string_view prefix, uint64_t fil
       throw bad(fmt::format("data_offsets [{}, {}] reach past the end of the data section ({} bytes; file truncated?)",
                             entry.begin, entry.end, data_size));
     }
-    const uint64_t element = dtype_size(entry.dtype);
-    if (overflow || numel > UINT64_MAX / element || numel * element != entry.end - entry.begin) {
+    // Sub-byte dtypes (F4, F6) pack their elements: the bytes hold numel x bits / 8 exactly.
+    const uint64_t bits = dtype_bits(entry.dtype);
+    const uint64_t span = entry.end - entry.begin;
+    if (overflow || numel > UINT64_MAX / bits || numel * bits % 8 != 0 || numel * bits / 8 != span) {
       throw bad(fmt::format("dtype {} x shape {} does not match the {} bytes of data_offsets [{}, {}]",
                             dtype_name(entry.dtype), shape_text(entry.shape), entry.end - entry.begin,
                             entry.begin, entry.end));
@@ -267,11 +330,27 @@ const TensorEntry& SafetensorsFile::entry(std::string_view name) const {
 
 at::Tensor SafetensorsFile::tensor(std::string_view name) const {
   const TensorEntry& e = entry(name);
-  auto options = torch::TensorOptions().dtype(to_scalar_type(e.dtype)).device(torch::kCPU);
-  if (e.end == e.begin) return torch::empty(e.shape, options);
+  c10::ScalarType type;
+  try {
+    type = to_scalar_type(e.dtype);
+  } catch (const Error& problem) {
+    throw Error(fmt::format("{}: tensor \"{}\": {}", path_.string(), name, problem.what()));
+  }
+  std::vector<int64_t> shape = e.shape;
+  if (e.dtype == DType::F4) {
+    // LibTorch's float4_e2m1fn_x2 holds two elements per byte: the last dimension halves.
+    if (shape.empty() || shape.back() % 2 != 0) {
+      throw Error(fmt::format("{}: tensor \"{}\": F4 with shape {} cannot be loaded as float4_e2m1fn_x2 (pairs along "
+                              "the last dimension): the last dimension must be even",
+                              path_.string(), name, shape_text(e.shape)));
+    }
+    shape.back() /= 2;
+  }
+  auto options = torch::TensorOptions().dtype(type).device(torch::kCPU);
+  if (e.end == e.begin) return torch::empty(shape, options);
   char* data = static_cast<char*>(mapping_->address) + 8 + header_.header_size + e.begin;
   auto keep_alive = mapping_;
-  at::Tensor view = torch::from_blob(data, e.shape, [keep_alive](void*) {}, options);
+  at::Tensor view = torch::from_blob(data, shape, [keep_alive](void*) {}, options);
   if (reinterpret_cast<uintptr_t>(data) % dtype_size(e.dtype) != 0) return view.clone();
   return view;
 }
@@ -300,9 +379,14 @@ void write_safetensors(const std::filesystem::path& path, const NamedTensors& te
       throw Error(fmt::format("{}: tensor \"{}\": {}", path.string(), name, e.what()));
     }
     at::Tensor cpu = tensor.detach().to(torch::kCPU).contiguous();
-    uint64_t bytes = static_cast<uint64_t>(cpu.numel()) * dtype_size(dtype);
+    uint64_t bytes = static_cast<uint64_t>(cpu.numel()) * cpu.element_size();
+    std::vector<int64_t> shape = cpu.sizes().vec();
+    if (dtype == DType::F4) {
+      if (shape.empty()) throw Error(fmt::format("{}: tensor \"{}\": a float4_e2m1fn_x2 scalar cannot be stored as F4", path.string(), name));
+      shape.back() *= 2;  // the format counts 4-bit elements
+    }
     header[name] = Json{{"dtype", dtype_name(dtype)},
-                        {"shape", cpu.sizes().vec()},
+                        {"shape", shape},
                         {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
     contiguous.push_back(std::move(cpu));
@@ -334,10 +418,14 @@ uint64_t cast_safetensors(const std::filesystem::path& in, const std::filesystem
   tensors.reserve(file.entries().size());
   uint64_t bytes = 0;
   for (const TensorEntry& entry : file.entries()) {
+    if (dtype_kind(entry.dtype) == DTypeKind::PackedFloat || dtype_kind(entry.dtype) == DTypeKind::Complex) {
+      throw Error(fmt::format("{}: tensor \"{}\" {}", in.string(), entry.name, *conversion_problem(entry.dtype, target)));
+    }
     at::Tensor tensor = file.tensor(entry.name);
-    if (at::isFloatingType(tensor.scalar_type()) && tensor.scalar_type() != target) {
+    if (dtype_kind(entry.dtype) == DTypeKind::Floating && tensor.scalar_type() != target) {
       at::Tensor cast = tensor.to(target);
-      const int64_t newly_infinite = (cast.isinf() & tensor.isfinite()).sum().item<int64_t>();
+      // Checked in F32: the 8-bit floats have no isinf/isfinite kernels.
+      const int64_t newly_infinite = (cast.isinf() & tensor.to(torch::kFloat).isfinite()).sum().item<int64_t>();
       if (newly_infinite > 0) {
         throw Error(fmt::format("{}: tensor \"{}\": {} finite value(s) overflow {}", in.string(), entry.name,
                                 newly_infinite, dtype_name(dtype)));

@@ -26,12 +26,27 @@
 
 namespace hdv::core {
 
-enum class DType { F64, F32, F16, BF16, I64, I32, I16, I8, U8, Bool };
+// Every dtype of the format. F4 and F6_* pack 4- and 6-bit floats; LibTorch holds F4 as
+// float4_e2m1fn_x2 (two per byte, so the last dimension halves) and has no type for F6, whose
+// tensors are listed and validated but cannot be loaded.
+enum class DType {
+  F64, F32, F16, BF16, I64, I32, I16, I8, U8, Bool,
+  U16, U32, U64, F8_E4M3, F8_E5M2, F8_E4M3FNUZ, F8_E5M2FNUZ, F8_E8M0, F4, F6_E2M3, F6_E3M2, C64
+};
+// Floating: converts to any floating type (copy_/to); Integer (and BOOL): to any integer type;
+// PackedFloat (F4, F6): no conversion in LibTorch; Complex: never into a real tensor.
+enum class DTypeKind { Floating, Integer, PackedFloat, Complex };
 
 std::string_view dtype_name(DType dtype);  // "F32", "BOOL", ...
-size_t dtype_size(DType dtype);            // bytes per element
+unsigned dtype_bits(DType dtype);          // bits per element (4 for F4, 6 for F6_*)
+size_t dtype_size(DType dtype);            // bytes per element, at least 1
+DTypeKind dtype_kind(DType dtype);
 std::optional<DType> parse_dtype(std::string_view name);
+// Throws Error for F6, which LibTorch has no type for.
 c10::ScalarType to_scalar_type(DType dtype);
+// Why a tensor stored as `stored` cannot be copied into one of `target` type ("has dtype I32,
+// expected Float", ...; the caller puts the tensor's name first), or nullopt when it converts.
+std::optional<std::string> conversion_problem(DType stored, c10::ScalarType target);
 // Throws Error for scalar types safetensors cannot hold (complex, quantised, ...).
 DType from_scalar_type(c10::ScalarType type);
 

@@ -124,9 +124,8 @@ int64_t copy_hf_tensors(const core::SafetensorsFile& file, torch::OrderedDict<st
       problems.push_back(fmt::format("\"{}\" maps to \"{}\" a second time", entry.name, *name));
       continue;
     }
-    if (!at::isFloatingType(core::to_scalar_type(entry.dtype))) {
-      problems.push_back(fmt::format("\"{}\" has dtype {}, expected a floating-point type", entry.name,
-                                     core::dtype_name(entry.dtype)));
+    if (auto problem = core::conversion_problem(entry.dtype, parameter->scalar_type())) {
+      problems.push_back(fmt::format("\"{}\" {}", entry.name, *problem));
       continue;
     }
     if (!parameter->sizes().equals(entry.shape)) {

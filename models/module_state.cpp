@@ -45,9 +45,8 @@ void load_module_tensors(const core::Checkpoint& checkpoint, torch::nn::Module& 
   std::vector<std::string> problems;
   for (const auto& item : state) {
     const core::TensorEntry& entry = checkpoint.file().entry(item.key());
-    if (c10::isFloatingType(core::to_scalar_type(entry.dtype)) != item.value().is_floating_point()) {
-      problems.push_back(fmt::format("\"{}\" has dtype {}, expected {}", item.key(), core::dtype_name(entry.dtype),
-                                     c10::toString(item.value().scalar_type())));
+    if (auto problem = core::conversion_problem(entry.dtype, item.value().scalar_type())) {
+      problems.push_back(fmt::format("\"{}\" {}", item.key(), *problem));
     }
   }
   if (!problems.empty()) {
@@ -55,7 +54,7 @@ void load_module_tensors(const core::Checkpoint& checkpoint, torch::nn::Module& 
                                         problems.size() == 1 ? "" : "s", fmt::join(problems, "; ")));
   }
   torch::NoGradGuard no_grad;
-  for (auto& item : state) item.value().copy_(checkpoint.tensor(item.key()));  // converts fp16/bf16
+  for (auto& item : state) item.value().copy_(checkpoint.tensor(item.key()));  // converts F16, BF16, F8, U16, ...
 }
 
 void copy_checkpoint_tensor(const core::Checkpoint& checkpoint, const std::string& name, at::Tensor target,
@@ -64,11 +63,16 @@ void copy_checkpoint_tensor(const core::Checkpoint& checkpoint, const std::strin
     problems.push_back(name);
     return;
   }
-  at::Tensor value = checkpoint.tensor(name);
-  if (value.sizes() != target.sizes()) {
-    problems.push_back(fmt::format("{} (shape {} in the checkpoint)", name, core::shape_text(value.sizes())));
+  const core::TensorEntry& entry = checkpoint.file().entry(name);
+  if (at::IntArrayRef(entry.shape) != target.sizes()) {
+    problems.push_back(fmt::format("{} (shape {} in the checkpoint)", name, core::shape_text(entry.shape)));
     return;
   }
+  if (auto problem = core::conversion_problem(entry.dtype, target.scalar_type())) {
+    problems.push_back(fmt::format("{} ({} in the checkpoint)", name, *problem));
+    return;
+  }
+  at::Tensor value = checkpoint.tensor(name);
   torch::NoGradGuard no_grad;
   target.copy_(value);
 }

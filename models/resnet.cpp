@@ -170,11 +170,9 @@ void load_torchvision_resnet(ResNet& model, const std::filesystem::path& safeten
       problems.push_back(
           fmt::format("\"{}\" has shape {}, expected {}", name, core::shape_text(entry.shape), core::shape_text(target.sizes())));
     }
-    // Half/bfloat16 weights convert fine; an integer tensor where weights belong is a wrong file.
-    const bool stored_floating = c10::isFloatingType(core::to_scalar_type(entry.dtype));
-    if (stored_floating != target.is_floating_point()) {
-      problems.push_back(fmt::format("\"{}\" has dtype {}, expected {}", name, core::dtype_name(entry.dtype),
-                                     c10::toString(target.scalar_type())));
+    // Half/bfloat16/8-bit float weights convert fine; an integer tensor where weights belong is a wrong file.
+    if (auto problem = core::conversion_problem(entry.dtype, target.scalar_type())) {
+      problems.push_back(fmt::format("\"{}\" {}", name, *problem));
     }
   }
   bool unexpected_fc = false;

@@ -156,6 +156,14 @@ void set_generator_state(at::Generator generator, const at::Tensor& state) {
 }
 
 // SplitMix64's finaliser.
+// Token ids and mask cut to the batch's longest caption. Exact for the text tower's embedding:
+// the masked mean-pool ignores padding and attention never reads a padded key, while the cost
+// grows with the length (captions are about half of max_text_len).
+std::pair<at::Tensor, at::Tensor> trim_to_longest(const at::Tensor& ids, const at::Tensor& mask) {
+  const int64_t used = std::max<int64_t>(1, mask.sum(1).max().item<int64_t>());
+  return {ids.narrow(1, 0, used), mask.narrow(1, 0, used)};
+}
+
 uint64_t mix64(uint64_t x) {
   x += 0x9E3779B97F4A7C15ULL;
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
@@ -262,12 +270,9 @@ std::pair<at::Tensor, at::Tensor> Trainer::hard_negatives(const Batch& batch) {
     const auto n = int64_t(slots.size());
     at::Tensor index = torch::tensor(slots, torch::kLong);
     valid.index_fill_(0, index, true);
-    // Only as many positions as the longest caption: the masked mean-pool ignores padding, and
-    // the text tower's cost grows with the length.
-    at::Tensor id_rows = torch::tensor(ids, torch::kLong).view({n, length});
-    at::Tensor mask_rows = torch::tensor(masks, torch::kLong).view({n, length});
-    const int64_t used = std::max<int64_t>(1, mask_rows.sum(1).max().item<int64_t>());
-    at::Tensor encoded = model_->encode_text(id_rows.narrow(1, 0, used).to(device_), mask_rows.narrow(1, 0, used).to(device_));
+    auto [id_rows, mask_rows] = trim_to_longest(torch::tensor(ids, torch::kLong).view({n, length}),
+                                                torch::tensor(masks, torch::kLong).view({n, length}));
+    at::Tensor encoded = model_->encode_text(id_rows.to(device_), mask_rows.to(device_));
     text = text.index_copy(0, index.to(device_), encoded.to(torch::kFloat32));
   }
   return {text.view({b, k, -1}), valid.view({b, k}).to(device_)};
@@ -391,7 +396,8 @@ void Trainer::setup_resume() {
 
 double Trainer::contrastive_micro_step(const Batch& batch) {
   const int64_t global_batch = batch.input_ids.size(0) * dist_->world_size();
-  at::Tensor ids = batch.input_ids.to(device_), mask = batch.attention_mask.to(device_);
+  auto [trimmed_ids, trimmed_mask] = trim_to_longest(batch.input_ids, batch.attention_mask);
+  at::Tensor ids = trimmed_ids.to(device_), mask = trimmed_mask.to(device_);
   at::Tensor keyframes = batch.keyframes.to(device_), neighbours = batch.neighbours.to(device_);
   at::Tensor text = model_->encode_text(ids, mask);
   at::Tensor video = model_->encode_video(keyframes, neighbours);

@@ -87,6 +87,15 @@ expect convert-f16 0 'oracle.safetensors -> .*oracle16.safetensors \(F16, 0.0 MB
 expect convert-kept-kind 0 'checkpoint: kind oracle' -- "$train" inspect "$work/oracle16.safetensors"
 expect convert-stored-f16 0 '^w	F16	\[2\]' -- "$train" inspect "$work/oracle16.safetensors"
 expect convert-bad-dtype 2 '^error: --dtype: ' -- "$train" convert "$work/oracle.safetensors" --out "$work/x.st" --dtype I8
+# Every dtype the Python package writes (safetensors_interop.py's reference tensors): listed with
+# the file's own shapes (F4 counts 4-bit elements), and a cast names a tensor with no conversion.
+"$python" "$(dirname "$0")/../core/safetensors_interop.py" write "$work/dtypes.safetensors"
+expect inspect-u16 0 '^u16	U16	\[2, 3, 4\]' -- "$train" inspect "$work/dtypes.safetensors"
+expect inspect-f8 0 '^f8_e4m3	F8_E4M3	\[2, 3, 4\]' -- "$train" inspect "$work/dtypes.safetensors"
+expect inspect-f4 0 '^f4	F4	\[2, 3, 8\]' -- "$train" inspect "$work/dtypes.safetensors"
+expect inspect-every-dtype 0 '^20 tensors, 504 elements, 1464 bytes' -- "$train" inspect "$work/dtypes.safetensors"
+expect convert-no-conversion 1 "^error: $work/dtypes.safetensors: tensor \"(c64|f4)\" has dtype (C64|F4)" -- \
+  "$train" convert "$work/dtypes.safetensors" --out "$work/dtypes16.safetensors" --dtype f16
 expect convert-same-file 1 "^error: $work/oracle.safetensors: the output is the input file" -- \
   "$train" convert "$work/oracle.safetensors" --out "$work/oracle.safetensors"
 

@@ -26,11 +26,34 @@ def reference(dtype_name: str) -> torch.Tensor:
         "i8": lambda: (base * 10 - 100).to(torch.int8),
         "u8": lambda: (base * 10).to(torch.uint8),
         "bool": lambda: base.remainder(3).eq(0),
+        # Unsigned values past the signed range; U64's odd elements have the top bit set.
+        "u16": lambda: (base * 2731).to(torch.int64).to(torch.uint16),
+        "u32": lambda: (base * 150000000 + 7).to(torch.int64).to(torch.uint32),
+        "u64": lambda: torch.where(torch.arange(24).reshape(2, 3, 4) % 2 == 1,
+                                   (base.to(torch.int64) * 384307168202282325) | (-(2**63)),
+                                   base.to(torch.int64) * 384307168202282325).view(torch.uint64),
+        # 8-bit floats: values each format holds exactly (E5M2 has 2 mantissa bits, E8M0 powers of 2).
+        "f8_e4m3": lambda: (base * 0.25 - 2.0).to(torch.float8_e4m3fn),
+        "f8_e5m2": lambda: (base.remainder(8) - 4.0).to(torch.float8_e5m2),
+        "f8_e4m3fnuz": lambda: (base * 0.25 - 2.0).to(torch.float8_e4m3fnuz),
+        "f8_e5m2fnuz": lambda: (base.remainder(8) - 4.0).to(torch.float8_e5m2fnuz),
+        "f8_e8m0": lambda: torch.pow(2.0, base - 12.0).to(torch.float8_e8m0fnu),
+        # F4: two 4-bit floats per byte; the file's shape counts them ([2, 3, 8]).
+        "f4": lambda: (base * 10 + 3).to(torch.uint8).view(torch.float4_e2m1fn_x2),
+        "c64": lambda: torch.complex((base * 0.5 - 3.0).to(torch.float32), (base * 0.25).to(torch.float32)),
     }
     return recipes[dtype_name]()
 
 
-NAMES = ["f64", "f32", "f16", "bf16", "i64", "i32", "i16", "i8", "u8", "bool"]
+NAMES = ["f64", "f32", "f16", "bf16", "i64", "i32", "i16", "i8", "u8", "bool",
+         "u16", "u32", "u64", "f8_e4m3", "f8_e5m2", "f8_e4m3fnuz", "f8_e5m2fnuz", "f8_e8m0", "f4", "c64"]
+
+SIGNED_OF_SIZE = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+
+def bits(t: torch.Tensor) -> torch.Tensor:
+    """The tensor's bytes as integers: torch.equal has no kernels for the unsigned and 8-bit types."""
+    return t.view(SIGNED_OF_SIZE[t.element_size()])
 
 
 def main() -> int:
@@ -51,7 +74,7 @@ def main() -> int:
             return 1
         for name in NAMES:
             got, want = f.get_tensor(name), reference(name)
-            if got.dtype != want.dtype or got.shape != want.shape or not torch.equal(got, want):
+            if got.dtype != want.dtype or got.shape != want.shape or not torch.equal(bits(got), bits(want)):
                 print(f"{name}: got {got.dtype} {tuple(got.shape)} {got.flatten()[:6]}, want {want.dtype}", file=sys.stderr)
                 return 1
     print(f"checked {len(NAMES)} tensors")

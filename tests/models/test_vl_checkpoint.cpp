@@ -169,6 +169,45 @@ TEST(VLCheckpoint, ListsEveryTensorMismatch) {
                 ": 1 tensor of the wrong type: \"video.hr_backbone.bn1.num_batches_tracked\" has dtype F32, expected Long");
 }
 
+// Files written with 8-bit float weights and unsigned counters (as current checkpoints are) load,
+// each tensor converted to the model's type; a packed 4-bit float is refused by name.
+TEST(VLCheckpoint, LoadsEightBitFloatWeightsAndUnsignedCounters) {
+  TempDir dir;
+  torch::manual_seed(0);
+  VLModel model(vl_preset("hdvila-tiny"));
+  save_vl_model(dir / "good.safetensors", *model, "hdvila-tiny");
+  core::SafetensorsFile good = core::SafetensorsFile::open(dir / "good.safetensors");
+  core::NamedTensors narrow;
+  std::map<std::string, at::Tensor> expected;
+  for (auto& [name, tensor] : read_all(good)) {
+    at::Tensor stored = tensor.is_floating_point() ? tensor.to(torch::kFloat8_e4m3fn) : (tensor + 7).to(torch::kUInt16);
+    expected[name] = tensor.is_floating_point() ? stored.to(torch::kFloat) : tensor + 7;
+    narrow.emplace_back(name, stored);
+  }
+  core::write_safetensors(dir / "f8.safetensors", narrow, good.metadata());
+  EXPECT_EQ(core::SafetensorsFile::open(dir / "f8.safetensors").entry("text_proj.weight").dtype, core::DType::F8_E4M3);
+  VLModel loaded = load_vl_model(dir / "f8.safetensors");
+  int64_t compared = 0;
+  for (const auto& item : loaded->named_parameters()) {
+    EXPECT_TRUE(torch::equal(item.value(), expected.at(item.key()))) << item.key();
+    ++compared;
+  }
+  for (const auto& item : loaded->named_buffers()) {
+    EXPECT_TRUE(torch::equal(item.value(), expected.at(item.key()).to(item.value().scalar_type()))) << item.key();
+    ++compared;
+  }
+  EXPECT_EQ(compared, int64_t(expected.size()));
+
+  for (auto& [name, tensor] : narrow) {
+    if (name == "video_proj.weight") tensor = torch::zeros({tensor.size(0), tensor.size(1) / 2}, torch::kByte).view(torch::kFloat4_e2m1fn_x2);
+  }
+  core::write_safetensors(dir / "f4.safetensors", narrow, good.metadata());
+  EXPECT_EQ(error_text<core::FormatError>([&] { load_vl_model(dir / "f4.safetensors"); }),
+            (dir / "f4.safetensors").string() +
+                ": 1 tensor of the wrong type: \"video_proj.weight\" has dtype F4 (packed 4-bit floats), which has no "
+                "conversion to Float: dequantise it to F32, F16 or BF16 where it was written");
+}
+
 TEST(VLCheckpoint, RejectsAnotherKind) {
   TempDir dir;
   core::CheckpointInfo info;
