@@ -357,6 +357,7 @@ void convert_bin_with_python(const fs::path& bin_path, const fs::path& out_safet
   int status = run_program({python, script.string(), "--in", bin_path.string(), "--out", out_safetensors.string()},
                            output);
   if (status != 0) {
+    output.erase(output.find_last_not_of(" \r\n\t") + 1);  // one error line, not a trailing blank one
     throw core::Error(fmt::format("converting {} to safetensors failed ({} exited with status {}): {}",
                                   bin_path.string(), python, status, output));
   }

