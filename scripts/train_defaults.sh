@@ -62,7 +62,7 @@ if [[ ! -f $vl_run.done ]]; then
     >"$work/vl-sampler.json"
   resume=(); [[ -d $vl_run/checkpoints ]] && resume=(--resume auto)
   "$train" pretrain --threads 1 --data "$data" --split train --init "$work/small-init.safetensors" --out "$vl_run" \
-    --mode cmcl --temperature 0.07 --queue-size 4096 --hard-negatives 2 --group-size 4 --text-field text,text_zh \
+    --mode cmcl --temperature 0.07 --queue-size 4096 --hard-negatives 2 --group-size 4 --text-field text \
     --steps "${VL_STEPS:-12000}" --config "$work/vl-sampler.json" \
     --log-every 25 --checkpoint-every 100 --python "$python" "${resume[@]}" >"$vl_run.log" 2>&1 &&
     touch "$vl_run.done" &

@@ -18,6 +18,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "models/tokenizer.h"
 
 namespace hdv::train {
 namespace fs = std::filesystem;
@@ -696,6 +697,51 @@ Dataset load_dataset(const DataSpec& spec) {
   core::log_info("dataset {} ({}{}): {} clips", spec.path.string(), dataset.format,
                  spec.split.empty() ? "" : ", split " + spec.split, dataset.clips.size());
   return dataset;
+}
+
+std::vector<UnknownTokenShare> unknown_token_shares(const Dataset& dataset, const std::string& text_field,
+                                                    const models::Tokenizer& tokenizer, int64_t sample_clips) {
+  std::vector<std::string> fields;
+  for (size_t begin = 0; begin <= text_field.size();) {
+    const size_t end = std::min(text_field.find(',', begin), text_field.size());
+    fields.push_back(text_field.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  const size_t clips = std::min<size_t>(dataset.clips.size(), static_cast<size_t>(std::max<int64_t>(0, sample_clips)));
+  bool per_field = fields.size() > 1;
+  for (size_t i = 0; i < clips && per_field; ++i) per_field = dataset.clips[i].texts.size() == fields.size();
+  std::vector<UnknownTokenShare> shares(per_field ? fields.size() : 1);
+  for (size_t f = 0; f < shares.size(); ++f) shares[f].field = per_field ? fields[f] : std::string("captions");
+  const int64_t unk = tokenizer.unk_id();
+  for (size_t i = 0; i < clips; ++i) {
+    const auto& texts = dataset.clips[i].texts;
+    for (size_t t = 0; t < texts.size(); ++t) {
+      UnknownTokenShare& share = shares[per_field ? t : 0];
+      const std::vector<int64_t> ids = tokenizer.encode(texts[t]);
+      const int64_t unknown = std::count(ids.begin(), ids.end(), unk);
+      share.tokens += static_cast<int64_t>(ids.size());
+      share.unknown += unknown;
+      if (unknown > share.example_unknown) {
+        share.example = texts[t];
+        share.example_unknown = unknown;
+        share.example_tokens = static_cast<int64_t>(ids.size());
+      }
+    }
+  }
+  return shares;
+}
+
+std::vector<std::string> unknown_token_warnings(const std::vector<UnknownTokenShare>& shares, double threshold) {
+  std::vector<std::string> warnings;
+  for (const UnknownTokenShare& share : shares) {
+    if (share.tokens == 0 || share.share() <= threshold) continue;
+    warnings.push_back(fmt::format(
+        "{}: {:.0f}% of the word pieces are [UNK] with this vocabulary (e.g. \"{}\" -> {} of {}): the text tower "
+        "cannot read these captions; use a vocabulary that covers their script, or leave the field out of "
+        "--text-field",
+        share.field, 100.0 * share.share(), share.example, share.example_unknown, share.example_tokens));
+  }
+  return warnings;
 }
 
 }  // namespace hdv::train

@@ -26,6 +26,10 @@
 #include "core/config.h"
 #include "core/timecode.h"
 
+namespace hdv::models {
+class Tokenizer;
+}
+
 namespace hdv::train {
 
 struct ClipRecord {
@@ -73,5 +77,22 @@ std::vector<std::string> dataset_format_names();
 // core::ConfigError rather than the whole folder. A file is read by its extension: .jsonl hdvila,
 // .csv webvid, .json msrvtt; an hdvila or webvid file is read whole (a split does not apply).
 Dataset load_dataset(const DataSpec& spec);
+
+// How much of a dataset's captions a vocabulary cannot read. Over (up to) the first `sample_clips`
+// clips, the share of word pieces that are [UNK], per caption field when every sampled clip has
+// one caption per field of `text_field` (SynthVid: "text,text_zh"), else over all captions.
+struct UnknownTokenShare {
+  std::string field;      // the field name, or "captions" when not per field
+  int64_t tokens = 0;     // word pieces counted (specials excluded)
+  int64_t unknown = 0;    // of those, [UNK]
+  std::string example;    // the sampled caption with the most [UNK]s
+  int64_t example_unknown = 0, example_tokens = 0;
+  double share() const { return tokens > 0 ? double(unknown) / double(tokens) : 0.0; }
+};
+std::vector<UnknownTokenShare> unknown_token_shares(const Dataset& dataset, const std::string& text_field,
+                                                    const models::Tokenizer& tokenizer, int64_t sample_clips = 500);
+// "text_zh: 71% of the word pieces are [UNK] with this vocabulary (e.g. "..." -> 31 of 44): ..."
+// for every share above `threshold`; empty when none is.
+std::vector<std::string> unknown_token_warnings(const std::vector<UnknownTokenShare>& shares, double threshold = 0.05);
 
 }  // namespace hdv::train

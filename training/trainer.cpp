@@ -629,6 +629,12 @@ PretrainResult Trainer::run() {
     throw core::Error(fmt::format("--data {}: {} clips, fewer than one batch of {}", run_.data.path.string(),
                                   dataset_->clips.size(), config_.loader.batch_size));
   }
+  if (dist_->is_main()) {
+    for (const std::string& warning :
+         unknown_token_warnings(unknown_token_shares(*dataset_, config_.text_field, *tokenizer_))) {
+      core::log_warning("{}", warning);
+    }
+  }
   resolve_hard_negatives();
   setup_model();
   if (tokenizer_->vocab_size() != vl_config_.text.vocab_size) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "models/tokenizer.h"
 #include "tests/core/test_support.h"
 #include "training/dataset.h"
 
@@ -436,6 +437,41 @@ TEST(DatasetDetection, UnknownLayoutsListWhatWasLookedFor) {
             "dataset format \"kinetics\": expected one of auto, hdvila, webvid, msrvtt");
   EXPECT_EQ(test::error_text<core::IoError>([&] { load_dataset(Spec(dir / "nowhere")); }),
             (dir / "nowhere").string() + ": no such file or folder");
+}
+
+// Captions in a script the vocabulary lacks (MiniLM's English vocabulary and Chinese captions):
+// the share of [UNK] word pieces per field, and the warning that names the field and an example.
+TEST(UnknownTokens, SharePerFieldAndTheWarningNameTheFieldAndAnExample) {
+  const models::Tokenizer tokenizer(Strings{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "red", "dress", "的"},
+                                    models::TokenizerConfig{});
+  Dataset dataset;
+  for (int i = 0; i < 3; ++i) {
+    ClipRecord clip;
+    clip.texts = {"a red dress", i == 0 ? "红色的裙子" : "红的"};
+    dataset.clips.push_back(clip);
+  }
+  const std::vector<UnknownTokenShare> shares = unknown_token_shares(dataset, "text,text_zh", tokenizer);
+  ASSERT_EQ(shares.size(), 2u);
+  EXPECT_EQ(shares[0].field, "text");
+  EXPECT_EQ(shares[0].tokens, 9);
+  EXPECT_EQ(shares[0].unknown, 0);
+  EXPECT_EQ(shares[1].field, "text_zh");
+  EXPECT_EQ(shares[1].tokens, 5 + 2 + 2);  // one piece per CJK character
+  EXPECT_EQ(shares[1].unknown, 4 + 1 + 1);
+  EXPECT_EQ(shares[1].example, "红色的裙子");
+  const Strings warnings = unknown_token_warnings(shares);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0],
+            "text_zh: 67% of the word pieces are [UNK] with this vocabulary (e.g. \"红色的裙子\" -> 4 of 5): the text "
+            "tower cannot read these captions; use a vocabulary that covers their script, or leave the field out of "
+            "--text-field");
+  // Without one caption per field the share is over all captions; below the threshold, no warning.
+  dataset.clips[1].texts.push_back("a dress");
+  const std::vector<UnknownTokenShare> pooled = unknown_token_shares(dataset, "text,text_zh", tokenizer, 2);
+  ASSERT_EQ(pooled.size(), 1u);
+  EXPECT_EQ(pooled[0].field, "captions");
+  EXPECT_EQ(pooled[0].tokens, 3 + 5 + 3 + 2 + 2);
+  EXPECT_TRUE(unknown_token_warnings(unknown_token_shares(dataset, "text", tokenizer, 0)).empty());
 }
 
 }  // namespace
