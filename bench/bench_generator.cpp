@@ -9,7 +9,8 @@
 //   hdv_bench_generator [--preset stylegan2-small-128] [--batch 1,8] [--runs 20] [--warmup 3]
 //                       [--save-weights FILE] [--edit-generator G --edit-vl V --edit-directions D]
 //                       [--train]
-// InferenceMode, eval mode, noise_mode const, psi 0.7; prints median and min in ms. --train: psi 1,
+// InferenceMode, eval mode, noise_mode const, psi 0.7; prints median and min in ms. --device cuda
+// times the generator forward on the GPU (scripts/gpu_check.sh: config F at 1024 px). --train: psi 1,
 // noise const, loss = mean of the squared image, gradients zeroed between runs.
 #include <torch/torch.h>
 
@@ -73,9 +74,9 @@ int main(int argc, char** argv) {
   app.add_flag("--train", train, "Also time forward + backward (a G training pass) in fp32 and bf16 autocast");
   core::add_common_options(app, common);
   return core::run_cli(app, argc, argv, [&] {
-    core::apply_common_options(common);
-    std::printf("cpp    %s, %d thread(s), %d warm-up + %d timed runs, InferenceMode\n", preset.c_str(),
-                torch::get_num_threads(), warmup, runs);
+    const c10::Device device = core::apply_common_options(common);
+    std::printf("cpp    %s, %d thread(s), %d warm-up + %d timed runs, InferenceMode, %s\n", preset.c_str(),
+                torch::get_num_threads(), warmup, runs, device.str().c_str());
     torch::manual_seed(0);
     gen::Generator generator(gen::generator_preset(preset));
     generator->eval();
@@ -97,11 +98,15 @@ int main(int argc, char** argv) {
       }
     }
     c10::InferenceMode inference;
+    generator->to(device);  // --device cuda: the forward timing on the GPU (the rest stays on the CPU)
     for (int64_t batch : batches) {
-      at::Tensor z = torch::randn({batch, generator->config().z_dim});
-      time_it("generator batch " + std::to_string(batch), warmup, runs,
-              [&] { generator->forward(z, 0.7, gen::NoiseMode::Const); });
+      at::Tensor z = torch::randn({batch, generator->config().z_dim}).to(device);
+      time_it("generator batch " + std::to_string(batch), warmup, runs, [&] {
+        // .item() waits for the device, so a GPU run is timed to its end.
+        generator->forward(z, 0.7, gen::NoiseMode::Const).sum().item<float>();
+      });
     }
+    generator->to(torch::kCPU);
     if (!edit_generator.empty()) {
       gen::PipelineOptions options;
       options.generator = edit_generator;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # GPU check: build hdvila against the machine's own PyTorch/LibTorch with CUDA, run the `cuda`
-# tests (and the core unit tests that need no extra Python packages), print a table.
+# tests (and the core unit tests that need no extra Python packages), time config F at 1024 px,
+# print a table.
 #
 # For a Linux machine with an NVIDIA GPU (H100/H200), CUDA 13, CMake and a Python with PyTorch,
 # but no package registry and no OpenCV, ImGui or GLFW development packages: video I/O and the
@@ -49,7 +50,7 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DHDV_CUDA=ON -DHDV_VIDE
   -DCMAKE_PREFIX_PATH="$prefix_path" -DHDV_PYTHON="$(command -v "$python")" -DTORCH_CUDA_ARCH_LIST=9.0 \
   -DCMAKE_CUDA_COMPILER="$nvcc" > "$build.configure.log" 2>&1 \
   || { tail -40 "$build.configure.log"; echo "error: configure failed (log: $build.configure.log)" >&2; exit 1; }
-cmake --build "$build" -j "$(nproc)" --target hdv_cuda_tests hdv_core_tests hdvila-train hdvila-generate \
+cmake --build "$build" -j "$(nproc)" --target hdv_cuda_tests hdv_core_tests hdvila-train hdvila-generate hdv_bench_generator \
   > "$build.build.log" 2>&1 \
   || { grep -E 'error' "$build.build.log" | head -20; echo "error: build failed (log: $build.build.log)" >&2; exit 1; }
 built=$(date +%s)
@@ -61,6 +62,10 @@ status=0
 ctest -L cuda --output-on-failure --timeout 300 > "$build.ctest-cuda.log" 2>&1 || status=1
 ctest -L unit -R '^(Safetensors\.|Checkpoint|Config|Device|ImageIo|Timecode|AtomicFile|Cli|Progress|Log)|SafetensorsMalformed' \
   --output-on-failure --timeout 300 > "$build.ctest-core.log" 2>&1 || status=1
+# The 1024-px workflow's core cost: config F (stylegan2-f-1024, 30.4 M parameters) z -> image on
+# the GPU, fp32, batch 1 and 8 (bench/RESULTS.md has the CPU numbers to set it against).
+"$build/bin/hdv_bench_generator" --preset stylegan2-f-1024 --device cuda --batch 1,8 --runs 20 --warmup 3 \
+  > "$build.bench-1024.log" 2>&1 || status=1
 end=$(date +%s)
 
 printf '\n%-60s %-10s %s\n' "test" "result" "seconds"
@@ -70,5 +75,7 @@ for log in "$build.ctest-cuda.log" "$build.ctest-core.log"; do
     | sed -E 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) [ .*]*(Passed|Failed|\*\*\*Failed|Skipped|Not Run|\*\*\*Exception|\*\*\*Timeout)?[^0-9]*([0-9.]+) sec.*/\1 \2 \3/' \
     | awk '{ printf "%-60s %-10s %s\n", $1, ($2 == "" ? "?" : $2), $3 }'
 done
+printf '\nconfig F 1024 px on the GPU (hdv_bench_generator, log %s):\n' "$build.bench-1024.log"
+grep -E '^cpp ' "$build.bench-1024.log" | sed 's/^/  /' || echo "  (no timing: see the log)"
 printf '\nbuild %ss, tests %ss, total %ss\n' "$((built - start))" "$((end - built))" "$((end - start))"
 [[ $status -eq 0 ]] && say "all passed" || { say "FAILURES (logs: $build.ctest-*.log)"; exit 1; }
