@@ -122,6 +122,43 @@ TEST_F(StudioScript, EditSavesTheImageHdvilaGenerateMakes) {
   EXPECT_GT(region_std(shot, 420, 80, kWidth, kHeight), 0.05f);
 }
 
+// A StyleGAN2 generator from another project (a conditional stylegan2-ada-pytorch pickle with
+// random weights, tests/generation/make_stylegan_pkl_fixture.py), imported by `hdvila-train import
+// --stylegan-pkl`, loads in the studio and samples the image `hdvila-generate` samples.
+TEST_F(StudioScript, LoadsAnImportedStyleGANPickleAndSamplesWhatTheCLISamples) {
+  TempDir dir;
+  const std::string d = dir.path().string();
+  std::string output;
+  ASSERT_EQ(test::run_command(std::string(HDV_TEST_PYTHON) + " " + HDV_TEST_SOURCE_DIR +
+                                  "/generation/make_stylegan_pkl_fixture.py --out " + d + "/pkl",
+                              &output),
+            0)
+      << output;
+  ASSERT_EQ(test::run_command(std::string(HDV_TEST_BIN_DIR) + "/hdvila-train import --stylegan-pkl " + d +
+                                  "/pkl/nvlabs-small.pkl --python " + HDV_TEST_PYTHON + " --out " + d +
+                                  "/imported.safetensors --quiet",
+                              &output),
+            0)
+      << output;
+  ASSERT_EQ(run_script(dir,
+                       R"([{"action": "load_models", "generator": ")" + d + R"(/imported.safetensors"},
+                        {"action": "sample", "seed": 5},
+                        {"action": "wait_idle", "timeout_s": 60},
+                        {"action": "save_image", "path": ")" + d + R"(/studio.png"}])",
+                       &output),
+            0)
+      << output;
+  ASSERT_EQ(test::run_command(std::string(HDV_TEST_BIN_DIR) + "/hdvila-generate --threads 1 --mode sample --seed 5 " +
+                                  "--generator " + d + "/imported.safetensors --out " + d + "/cli --quiet",
+                              &output),
+            0)
+      << output;
+  const at::Tensor studio = core::load_image(dir / "studio.png");
+  ASSERT_EQ(studio.sizes(), (std::vector<int64_t>{3, 32, 32}));
+  EXPECT_GT(studio.std().item<float>(), 0.05f);  // a picture, not a flat fill
+  EXPECT_LE((studio - core::load_image(dir / "cli" / "output.png")).abs().max().item<float>(), 2.0f / 255.0f);
+}
+
 TEST_F(StudioScript, RuntimeErrorsAreShownAndTheScriptGoesOn) {
   TempDir dir;
   const std::string d = dir.path().string();
