@@ -30,6 +30,10 @@ std::filesystem::path default_model_path(std::string_view file_name) {
   return assets_dir() / "models" / std::string(file_name);
 }
 
+std::filesystem::path script_path(std::string_view file_name) {
+  return (assets_dir() / ".." / "scripts" / std::string(file_name)).lexically_normal();
+}
+
 std::string default_python() {
   if (const char* venv = std::getenv("HDV_VENV"); venv != nullptr && *venv != '\0') {
     return (std::filesystem::path(venv) / "bin" / "python").string();

@@ -16,6 +16,10 @@ std::filesystem::path assets_dir();
 // assets/models/<file_name>: the bundled default a program uses when no model flag is given.
 std::filesystem::path default_model_path(std::string_view file_name);
 
+// <source or install tree>/scripts/<file_name>: the Python helpers the importers run (found beside
+// the assets folder, as assets_dir() finds it).
+std::filesystem::path script_path(std::string_view file_name);
+
 // The set-up's venv interpreter: $HDV_VENV/bin/python, else ~/.cache/hdvila/venv/bin/python.
 std::string default_python();
 

@@ -17,7 +17,6 @@
 #include "core/safetensors.h"
 #include "core/shape_text.h"
 #include "generation/generator_checkpoint.h"
-#include "models/module_state.h"
 
 namespace hdv::gen {
 

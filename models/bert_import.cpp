@@ -343,7 +343,7 @@ HfBertImport load_hf_bert_into(BertModel& model, const fs::path& config_json, co
 }
 
 fs::path default_convert_script() {
-  return (core::assets_dir() / ".." / "scripts" / "convert_bin_to_safetensors.py").lexically_normal();
+  return core::script_path("convert_bin_to_safetensors.py");
 }
 
 void convert_bin_with_python(const fs::path& bin_path, const fs::path& out_safetensors, const std::string& python,

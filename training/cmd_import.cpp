@@ -127,8 +127,7 @@ std::string import_stylegan(const fs::path& file, const std::string& expected_la
   if (!fs::is_regular_file(file)) throw core::UsageError(fmt::format("{}: {}: no such file", flag, file.string()));
   ScratchDir scratch(out);
   const fs::path raw = scratch.get() / "stylegan.safetensors";
-  const fs::path script = (core::assets_dir() / ".." / "scripts" / "convert_stylegan_pkl.py").lexically_normal();
-  models::convert_bin_with_python(file, raw, python, script);
+  models::convert_bin_with_python(file, raw, python, core::script_path("convert_stylegan_pkl.py"));
   gen::StyleganImport done = gen::import_stylegan(raw, file);
   if (done.layout != expected_layout) {
     throw core::UsageError(fmt::format("{}: {} is {}; import it with {}", flag, file.string(),

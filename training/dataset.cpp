@@ -21,6 +21,20 @@
 #include "models/tokenizer.h"
 
 namespace hdv::train {
+
+std::vector<std::string> text_field_names(const std::string& text_field) {
+  std::vector<std::string> fields;
+  for (size_t start = 0; start <= text_field.size();) {
+    const size_t comma = std::min(text_field.find(',', start), text_field.size());
+    std::string field = text_field.substr(start, comma - start);
+    if (field.empty()) {
+      throw core::ConfigError(fmt::format("text_field \"{}\": an empty field name in the list", text_field));
+    }
+    fields.push_back(std::move(field));
+    start = comma + 1;
+  }
+  return fields;
+}
 namespace fs = std::filesystem;
 namespace {
 
@@ -350,16 +364,7 @@ Dataset read_hdvila(const fs::path& metadata, const DataSpec& spec) {
   }
   std::unordered_map<std::string, int64_t> text_line_of;
   int64_t unknown_text_ids = 0;
-  std::vector<std::string> text_fields;
-  for (size_t start = 0; start <= spec.text_field.size();) {
-    const size_t comma = std::min(spec.text_field.find(',', start), spec.text_field.size());
-    const std::string field = spec.text_field.substr(start, comma - start);
-    if (field.empty()) {
-      throw core::ConfigError(fmt::format("text_field \"{}\": an empty field name in the list", spec.text_field));
-    }
-    text_fields.push_back(field);
-    start = comma + 1;
-  }
+  const std::vector<std::string> text_fields = text_field_names(spec.text_field);
   for_each_jsonl_object(text_path, [&](int64_t line, const std::string& where, const core::Json& object) {
     const std::string clip_id = require_string(object, "clip_id", where, "clip_id");
     auto [seen, inserted] = text_line_of.emplace(clip_id, line);
@@ -701,12 +706,7 @@ Dataset load_dataset(const DataSpec& spec) {
 
 std::vector<UnknownTokenShare> unknown_token_shares(const Dataset& dataset, const std::string& text_field,
                                                     const models::Tokenizer& tokenizer, int64_t sample_clips) {
-  std::vector<std::string> fields;
-  for (size_t begin = 0; begin <= text_field.size();) {
-    const size_t end = std::min(text_field.find(',', begin), text_field.size());
-    fields.push_back(text_field.substr(begin, end - begin));
-    begin = end + 1;
-  }
+  const std::vector<std::string> fields = text_field_names(text_field);
   const size_t clips = std::min<size_t>(dataset.clips.size(), static_cast<size_t>(std::max<int64_t>(0, sample_clips)));
   bool per_field = fields.size() > 1;
   for (size_t i = 0; i < clips && per_field; ++i) per_field = dataset.clips[i].texts.size() == fields.size();

@@ -63,6 +63,9 @@ struct Dataset {
 // Format names accepted by DataSpec::format.
 std::vector<std::string> dataset_format_names();
 
+// "text,text_zh" -> {"text", "text_zh"}; throws core::ConfigError on an empty name in the list.
+std::vector<std::string> text_field_names(const std::string& text_field);
+
 // Resolves spec (auto-detection, split folders/files), reads the metadata and returns the clips.
 // Throws core::IoError for missing files, core::FormatError for malformed ones (naming file, line
 // and field), core::ConfigError for an unknown format or split name, and core::FormatError when

@@ -155,7 +155,6 @@ void set_generator_state(at::Generator generator, const at::Tensor& state) {
   generator.set_state(state);
 }
 
-// SplitMix64's finaliser.
 // Token ids and mask cut to the batch's longest caption. Exact for the text tower's embedding:
 // the masked mean-pool ignores padding and attention never reads a padded key, while the cost
 // grows with the length (captions are about half of max_text_len).
@@ -164,6 +163,7 @@ std::pair<at::Tensor, at::Tensor> trim_to_longest(const at::Tensor& ids, const a
   return {ids.narrow(1, 0, used), mask.narrow(1, 0, used)};
 }
 
+// SplitMix64's finaliser.
 uint64_t mix64(uint64_t x) {
   x += 0x9E3779B97F4A7C15ULL;
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
