@@ -37,6 +37,10 @@ void VideoEncoderConfig::validate() const {
   if (lr_last_stage != 3 && lr_last_stage != 4) {
     throw core::ConfigError(fmt::format("video lr_last_stage={} must be 3 or 4", lr_last_stage));
   }
+  if (hr_reference_resize != "bilinear" && hr_reference_resize != "nearest") {
+    throw core::ConfigError(
+        fmt::format("video hr_reference_resize=\"{}\" must be bilinear or nearest", hr_reference_resize));
+  }
   if (grid_height <= 0 || grid_width <= 0) {
     throw core::ConfigError(fmt::format("video grid {}x{} must be positive", grid_height, grid_width));
   }
@@ -142,10 +146,14 @@ VisualTokens VideoEncoderImpl::forward(const at::Tensor& keyframe, const at::Ten
       return {hr_tokens.flatten(2).transpose(1, 2), h, w};
     }
     namespace F = torch::nn::functional;
-    at::Tensor c4 = F::interpolate(features.c4, F::InterpolateFuncOptions()
-                                                    .size(std::vector<int64_t>{hr_tokens.size(2), hr_tokens.size(3)})
-                                                    .mode(torch::kBilinear)
-                                                    .align_corners(false));
+    F::InterpolateFuncOptions resize =
+        F::InterpolateFuncOptions().size(std::vector<int64_t>{hr_tokens.size(2), hr_tokens.size(3)});
+    if (config_.hr_reference_resize == "nearest") {
+      resize.mode(torch::kNearest);
+    } else {
+      resize.mode(torch::kBilinear).align_corners(false);
+    }
+    at::Tensor c4 = F::interpolate(features.c4, resize);
     hr_reference = encode_low(c4);
     t.hr_reference = hr_reference;
   }

@@ -43,6 +43,10 @@ struct VideoEncoderConfig {
   // Stage 4 of the LR ResNet is never run. 3 leaves it out; 4 keeps its (unused) weights, as the
   // released HD-VILA model does: its 0.46 B parameters count two full ResNet-50s.
   int lr_last_stage = 3;
+  // How the keyframe's C4 is resized to the token grid for the HR reference: "bilinear"
+  // (hdvila's own models) or "nearest" (every 4th row and column, as HD-VILA's released code
+  // does with F.interpolate's default; set by `hdvila-train import --hdvila`).
+  std::string hr_reference_resize = "bilinear";
 
   template <class V>
   void fields(V& v) {
@@ -57,6 +61,7 @@ struct VideoEncoderConfig {
     v("grid_height", grid_height);
     v("grid_width", grid_width);
     v("lr_last_stage", lr_last_stage);
+    v("hr_reference_resize", hr_reference_resize);
   }
   void validate() const;
   bool uses_hr() const { return mode != "lr-only"; }

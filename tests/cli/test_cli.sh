@@ -182,7 +182,7 @@ expect info-bad-config 1 "^error: $work/bad-config.json: key \"video.depht\": un
   "$train" info --preset hdvila-tiny --config "$work/bad-config.json"
 
 # Weight import: pretrained towers into a VL model checkpoint.
-expect import-needs-weights 2 '^error: --bert / --minilm / --resnet \(or --stylegan-pkl / --stylegan-rosinality\): give at least one set of weights to import' -- \
+expect import-needs-weights 2 '^error: --bert / --minilm / --resnet / --hdvila \(or --stylegan-pkl / --stylegan-rosinality\): give at least one set of weights to import' -- \
   "$train" import --out "$work/none.safetensors"
 expect import-needs-out 2 '^error: --out: required' -- "$train" import --minilm
 # A small random HF BERT (2 layers, 32 wide: hdvila-tiny's text geometry) saved as pytorch_model.bin,
@@ -217,6 +217,27 @@ expect import-missing-resnet 1 "^error: $work/none.safetensors: no such file" --
 [[ ! -e $work/bad-import.safetensors && -z $(find "$work" -maxdepth 1 -name '.*.import-*') ]] \
   || { echo "FAIL import: a failed import left files behind"; failures=$((failures + 1)); }
 
+# HD-VILA's released checkpoint layout (official names and shapes at a small geometry, random
+# values): stage 2 imported whole, a stage-1 file, a restore.pt; the wrong preset and a file that
+# is not HD-VILA's are refused with one error line and nothing written.
+"$python" "$(dirname "$0")/../models/make_hdvila_fixture.py" --out "$work/hdv" >/dev/null
+expect import-hdvila 0 '^  371 tensors loaded by name' -- \
+  "$train" import --preset hdvila-tiny --config "$work/hdv/config.json" --hdvila "$work/hdv/stage2.pt" --python "$python" \
+  --out "$work/hdv/m.safetensors"
+expect import-hdvila-dropped 0 '^    timesformer.norm.weight: TimeSformer registers a final LayerNorm that its forward never applies$' -- \
+  "$train" import --preset hdvila-tiny --config "$work/hdv/config.json" --hdvila "$work/hdv/restore.pt" --python "$python" \
+  --out "$work/hdv/r.safetensors"
+expect import-hdvila-config 0 '"hr_reference_resize": "nearest"' -- "$train" inspect --config "$work/hdv/m.safetensors"
+expect import-hdvila-stage1 0 '^  stage-1 file: cross-modal layers 2-3 start as copies of text layers 0-1' -- \
+  "$train" import --preset hdvila-tiny --config "$work/hdv/config.json" --hdvila "$work/hdv/stage1.pt" --python "$python" \
+  --out "$work/hdv/s1.safetensors"
+expect import-hdvila-preset 1 "^error: $work/hdv/stage2.pt: an HD-VILA stage-2 checkpoint with ResNet blocks \[1, 2, 1, 1\].* does not fit the model \(ResNet blocks \[3, 4, 6, 3\], stem width 64.*\(read after conversion to safetensors\)$" -- \
+  "$train" import --hdvila "$work/hdv/stage2.pt" --python "$python" --out "$work/hdv/bad.safetensors"
+expect import-hdvila-not 1 "^error: converting $work/hdv/not-hdvila.pt to safetensors failed .*: convert_hdvila_pt.py: error: $work/hdv/not-hdvila.pt: not an HD-VILA checkpoint" -- \
+  "$train" import --preset hdvila-tiny --hdvila "$work/hdv/not-hdvila.pt" --python "$python" --out "$work/hdv/bad.safetensors"
+[[ ! -e $work/hdv/bad.safetensors && -z $(find "$work/hdv" -maxdepth 1 -name '.*.import-*') ]] \
+  || { echo "FAIL import-hdvila: a failed import left files behind"; failures=$((failures + 1)); }
+
 # StyleGAN2 files from other projects (random weights, real record structure): imported, then
 # drawn and edited by hdvila-generate; a pickle that would run code is refused and runs nothing.
 "$python" "$(dirname "$0")/../generation/make_stylegan_pkl_fixture.py" --out "$work/sg" >/dev/null
@@ -233,7 +254,7 @@ expect import-stylegan-wrong-flag 2 "^error: --stylegan-rosinality: $work/sg/nvl
   "$train" import --stylegan-rosinality "$work/sg/nvlabs-small.pkl" --python "$python" --out "$work/sg/bad.safetensors"
 expect import-stylegan-evil 1 "^error: converting $work/sg/evil.pkl to safetensors failed .*: convert_stylegan_pkl.py: error: $work/sg/evil.pkl: refusing global posix.system: it is not part of a StyleGAN2 network pickle \(nothing from the file was run\)$" -- \
   "$train" import --stylegan-pkl "$work/sg/evil.pkl" --python "$python" --out "$work/sg/bad.safetensors"
-expect import-stylegan-with-bert 2 '^error: --stylegan-pkl / --stylegan-rosinality write a generator: they cannot be combined with --bert / --minilm / --resnet \(a VL model\)$' -- \
+expect import-stylegan-with-bert 2 '^error: --stylegan-pkl / --stylegan-rosinality write a generator: they cannot be combined with --bert / --minilm / --resnet / --hdvila \(a VL model\)$' -- \
   "$train" import --stylegan-pkl "$work/sg/nvlabs-small.pkl" --minilm --out "$work/sg/bad.safetensors"
 [[ ! -e $work/sg/pwned && ! -e $work/sg/bad.safetensors && -z $(find "$work/sg" -maxdepth 1 -name '.*.import-*') ]] \
   || { echo "FAIL import-stylegan: the evil pickle ran, or a failed import left files behind"; failures=$((failures + 1)); }

@@ -59,6 +59,35 @@ TEST(VideoEncoder, HybridForwardHasEveryIntermediateShape) {
   EXPECT_TRUE(torch::equal(trace.sequence.select(1, 3), trace.hr_reference));
 }
 
+// HD-VILA's released code resizes C4 with F.interpolate's default ("nearest"): every 4th row
+// and column of the 8 x 16 C4 of this clip. "bilinear" (the default) averages neighbours instead.
+TEST(VideoEncoder, NearestHrReferenceResizeTakesEveryFourthRowAndColumnOfC4) {
+  torch::manual_seed(0);
+  VideoEncoderConfig config = tiny_config();
+  config.hr_reference_resize = "nearest";
+  VideoEncoder encoder(config);
+  encoder->eval();
+  Clip clip;
+  VideoEncoderTrace trace;
+  encoder->forward(clip.keyframe, clip.neighbours, &trace);
+  using torch::indexing::Slice;
+  const at::Tensor every_fourth = trace.hr_c4.index({Slice(), Slice(), Slice(0, 8, 4), Slice(0, 16, 4)});
+  EXPECT_TRUE(torch::allclose(trace.hr_reference, torch::gelu(encoder->grid_encoder_low->forward(every_fourth)), 0, 0));
+
+  VideoEncoder bilinear(tiny_config());
+  bilinear->eval();
+  torch::NoGradGuard no_grad;
+  for (auto& item : bilinear->named_parameters()) item.value().copy_(encoder->named_parameters()[item.key()]);
+  VideoEncoderTrace smooth;
+  bilinear->forward(clip.keyframe, clip.neighbours, &smooth);
+  EXPECT_TRUE(torch::equal(smooth.hr_c4, trace.hr_c4));
+  EXPECT_FALSE(torch::allclose(smooth.hr_reference, trace.hr_reference, 1e-3, 1e-3));
+
+  config.hr_reference_resize = "area";
+  HDV_EXPECT_THROW_MSG(VideoEncoder{config}, core::ConfigError,
+                       "video hr_reference_resize=\"area\" must be bilinear or nearest");
+}
+
 TEST(VideoEncoder, VariantsForAblation) {
   torch::manual_seed(0);
   Clip clip;
