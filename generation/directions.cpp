@@ -44,15 +44,17 @@ void DirectionsConfig::validate() const {
 
 DirectionTable compute_directions(GeneratorImpl& generator, VLGuide& guide, const DirectionsConfig& config,
                                   DirectionTable table, const std::function<void(const DirectionTable&)>& save_partial,
-                                  const core::ProgressCallback& progress, const std::atomic<bool>* cancel) {
+                                  const core::ProgressCallback& progress, const std::atomic<bool>* cancel,
+                                  double save_every_seconds) {
   const DirectionsWorker worker{&generator, &guide};
   return compute_directions(std::span<const DirectionsWorker>(&worker, 1), config, std::move(table), save_partial, progress,
-                            cancel);
+                            cancel, save_every_seconds);
 }
 
 DirectionTable compute_directions(std::span<const DirectionsWorker> workers, const DirectionsConfig& config,
                                   DirectionTable table, const std::function<void(const DirectionTable&)>& save_partial,
-                                  const core::ProgressCallback& progress, const std::atomic<bool>* cancel) {
+                                  const core::ProgressCallback& progress, const std::atomic<bool>* cancel,
+                                  double save_every_seconds) {
   config.validate();
   if (workers.empty()) throw core::Error("directions: no worker");
   const DirectionsWorker& first = workers.front();
@@ -100,59 +102,85 @@ DirectionTable compute_directions(std::span<const DirectionsWorker> workers, con
   // The measured samples: their styles, once.
   const at::Tensor ws = sample_ws(generator, config.images, config.psi, config.seed);
   const std::vector<at::Tensor> base = generator.styles(ws);
-  int64_t done_channels = 0;
+  int64_t done_channels = table.completed_channels;
   for (int64_t l = 0; l < table.completed_layers; ++l) {
     if (!layers[static_cast<size_t>(l)].torgb) done_channels += layers[static_cast<size_t>(l)].channels;
   }
   const int64_t per_pass = std::max<int64_t>(1, config.batch / 2);  // channels per forward pass
+  // Chunks are measured in rounds of one chunk per worker; a round's rows are final (each row is
+  // its own unit-length mean), so the table after any round is a state to resume from.
+  const int64_t round = static_cast<int64_t>(workers.size());
+  auto last_save = std::chrono::steady_clock::now();
   std::mutex progress_mutex;
   for (size_t l = static_cast<size_t>(table.completed_layers); l < layers.size(); ++l) {
     const StyleLayer& layer = layers[l];
     if (!layer.torgb) {
       const c10::Device device = base[l].device();
       const at::Tensor mean = table.mean[l].to(device), std = table.std[l].to(device);
-      at::Tensor sums = torch::zeros({layer.channels, guide.embed_dim()}, torch::TensorOptions().device(guide.device()));
       // One item per chunk of channels, measured over every image in order by one worker, so the
-      // sums do not depend on the number of workers.
+      // rows do not depend on the number of workers.
       const int64_t chunks = (layer.channels + per_pass - 1) / per_pass;
-      int64_t layer_done = 0;
-      for_each_on_workers(workers, chunks, [&](const DirectionsWorker& worker, int64_t chunk) {
-        torch::NoGradGuard no_grad_here;  // grad mode is per thread
-        const int64_t c0 = chunk * per_pass;
-        const int64_t n = std::min(per_pass, layer.channels - c0);
-        const at::Tensor channels = torch::arange(c0, c0 + n, torch::TensorOptions().dtype(torch::kLong).device(device));
-        const at::Tensor rows = torch::arange(n, torch::TensorOptions().dtype(torch::kLong).device(device));
-        const at::Tensor plus = mean.index({channels}) + config.sigma * std.index({channels});
-        const at::Tensor minus = mean.index({channels}) - config.sigma * std.index({channels});
-        at::Tensor chunk_sums = torch::zeros({n, worker.guide->embed_dim()}, torch::TensorOptions().device(worker.guide->device()));
-        for (int64_t image = 0; image < config.images; ++image) {
-          check_cancel(cancel);
-          // Rows [0, n): channel c0+i at mean + sigma·σ; rows [n, 2n): at mean − sigma·σ.
-          std::vector<at::Tensor> styles;
-          for (size_t k = 0; k < base.size(); ++k) styles.push_back(base[k].slice(0, image, image + 1).expand({2 * n, -1}));
-          at::Tensor edited = base[l].slice(0, image, image + 1).repeat({2 * n, 1});
-          edited.index_put_({rows, channels}, plus);
-          edited.index_put_({rows + n, channels}, minus);
-          styles[l] = edited;
-          at::Tensor images = worker.generator->synthesize_from_styles(styles, NoiseMode::Const);
-          at::Tensor embeddings = worker.guide->embed_images(images);  // [2n, D]
-          at::Tensor diff = embeddings.slice(0, 0, n) - embeddings.slice(0, n);
-          chunk_sums.add_(diff / diff.norm(2, 1, true).clamp_min(1e-12));
+      for (int64_t first = table.completed_channels / per_pass; first < chunks; first += round) {
+        const int64_t count = std::min(round, chunks - first);
+        at::Tensor rows = torch::zeros({std::min(count * per_pass, layer.channels - first * per_pass), guide.embed_dim()});
+        try {
+          for_each_on_workers(workers, count, [&](const DirectionsWorker& worker, int64_t item) {
+            torch::NoGradGuard no_grad_here;  // grad mode is per thread
+            const int64_t c0 = (first + item) * per_pass;
+            const int64_t n = std::min(per_pass, layer.channels - c0);
+            const at::Tensor channels =
+                torch::arange(c0, c0 + n, torch::TensorOptions().dtype(torch::kLong).device(device));
+            const at::Tensor indices = torch::arange(n, torch::TensorOptions().dtype(torch::kLong).device(device));
+            const at::Tensor plus = mean.index({channels}) + config.sigma * std.index({channels});
+            const at::Tensor minus = mean.index({channels}) - config.sigma * std.index({channels});
+            at::Tensor sums =
+                torch::zeros({n, worker.guide->embed_dim()}, torch::TensorOptions().device(worker.guide->device()));
+            for (int64_t image = 0; image < config.images; ++image) {
+              check_cancel(cancel);
+              // Rows [0, n): channel c0+i at mean + sigma·σ; rows [n, 2n): at mean − sigma·σ.
+              std::vector<at::Tensor> styles;
+              for (size_t k = 0; k < base.size(); ++k) {
+                styles.push_back(base[k].slice(0, image, image + 1).expand({2 * n, -1}));
+              }
+              at::Tensor edited = base[l].slice(0, image, image + 1).repeat({2 * n, 1});
+              edited.index_put_({indices, channels}, plus);
+              edited.index_put_({indices + n, channels}, minus);
+              styles[l] = edited;
+              at::Tensor images = worker.generator->synthesize_from_styles(styles, NoiseMode::Const);
+              at::Tensor embeddings = worker.guide->embed_images(images);  // [2n, D]
+              at::Tensor diff = embeddings.slice(0, 0, n) - embeddings.slice(0, n);
+              sums.add_(diff / diff.norm(2, 1, true).clamp_min(1e-12));
+            }
+            std::lock_guard<std::mutex> lock(progress_mutex);
+            rows.slice(0, c0 - first * per_pass, c0 - first * per_pass + n)
+                .copy_((sums / sums.norm(2, 1, true).clamp_min(1e-12)).cpu());
+            done_channels += n;
+            if (progress) {
+              progress(done_channels, measured_channels,
+                       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+            }
+          });
+        } catch (const Cancelled&) {
+          if (save_partial) save_partial(table);  // the state after the last finished round
+          throw;
         }
-        std::lock_guard<std::mutex> lock(progress_mutex);
-        sums.slice(0, c0, c0 + n).copy_(chunk_sums);
-        layer_done += n;
-        if (progress) {
-          progress(done_channels + layer_done, measured_channels,
-                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        const int64_t row0 = table.offsets[l] + first * per_pass;
+        table.relevance.slice(0, row0, row0 + rows.size(0)).copy_(rows);
+        table.completed_channels = first * per_pass + rows.size(0);
+        const auto now = std::chrono::steady_clock::now();
+        if (save_partial && save_every_seconds > 0 && table.completed_channels < layer.channels &&
+            std::chrono::duration<double>(now - last_save).count() >= save_every_seconds) {
+          save_partial(table);
+          last_save = now;
         }
-      });
-      at::Tensor rows = sums / sums.norm(2, 1, true).clamp_min(1e-12);
-      table.relevance.slice(0, table.offsets[l], table.offsets[l] + layer.channels).copy_(rows.cpu());
-      done_channels += layer.channels;
+      }
     }
     table.completed_layers = static_cast<int64_t>(l) + 1;
-    if (save_partial) save_partial(table);
+    table.completed_channels = 0;
+    if (save_partial) {
+      save_partial(table);
+      last_save = std::chrono::steady_clock::now();
+    }
   }
   return table;
 }
@@ -171,6 +199,7 @@ void save_directions(const std::filesystem::path& path, const DirectionTable& ta
   info.config["generator"] = table.generator_config;
   info.config["offsets"] = table.offsets;
   info.config["completed_layers"] = table.completed_layers;
+  info.config["completed_channels"] = table.completed_channels;
   info.step = table.completed_layers;
   core::save_checkpoint(path, tensors, info);
 }
@@ -197,7 +226,16 @@ DirectionTable load_directions(const std::filesystem::path& path, const Generato
   }
   table.offsets = config["offsets"].get<std::vector<int64_t>>();
   table.completed_layers = config["completed_layers"].get<int64_t>();
+  table.completed_channels = config.value("completed_channels", int64_t{0});  // absent in tables before 0.5
   const auto& layers = generator.style_layers();
+  const bool layer_in_progress = table.completed_layers < static_cast<int64_t>(layers.size());
+  if (table.completed_layers < 0 || table.completed_layers > static_cast<int64_t>(layers.size()) ||
+      table.completed_channels < 0 ||
+      table.completed_channels > (layer_in_progress ? layers[static_cast<size_t>(table.completed_layers)].channels : 0)) {
+    throw core::FormatError(fmt::format("{}: completed_layers {} / completed_channels {} do not fit the generator's {} "
+                                        "style layers",
+                                        source, table.completed_layers, table.completed_channels, layers.size()));
+  }
   int64_t total = 0;
   core::ExpectedShapes expected;
   for (size_t l = 0; l < layers.size(); ++l) {

@@ -61,6 +61,7 @@ struct DirectionTable {
   at::Tensor relevance;           // [total channels, D]; toRGB rows stay zero
   std::vector<int64_t> offsets;   // first row of each style layer
   int64_t completed_layers = 0;   // layers measured so far (a partial table resumes from here)
+  int64_t completed_channels = 0; // and the first channels of the next layer (a 1024-px layer takes hours)
   core::Json generator_config;    // the generator it belongs to (checked on use)
   // Set by whiten_directions (derived, never saved): W [D, D] and the rows W·r_c made unit [rows, D]
   // (unmeasured rows stay zero). Undefined = StyleCLIP's plain relevance.
@@ -71,12 +72,14 @@ struct DirectionTable {
 };
 
 // Computes (or, given a partial table, continues) the table. `save_partial` is called after every
-// layer so a long run can be resumed; `progress` counts measured channels.
+// layer, within a layer whenever `save_every_seconds` (> 0) have passed since the last save, and
+// when `cancel` stops the run (the state after the last finished round of channel chunks, then
+// Cancelled is thrown), so a long run can be resumed; `progress` counts measured channels.
 DirectionTable compute_directions(GeneratorImpl& generator, VLGuide& guide, const DirectionsConfig& config,
                                   DirectionTable resume = {},
                                   const std::function<void(const DirectionTable&)>& save_partial = {},
                                   const core::ProgressCallback& progress = {},
-                                  const std::atomic<bool>* cancel = nullptr);
+                                  const std::atomic<bool>* cancel = nullptr, double save_every_seconds = 0);
 // One worker's copy of the models (generation/workers.h).
 struct DirectionsWorker {
   GeneratorImpl* generator;
@@ -89,7 +92,7 @@ DirectionTable compute_directions(std::span<const DirectionsWorker> workers, con
                                   DirectionTable resume = {},
                                   const std::function<void(const DirectionTable&)>& save_partial = {},
                                   const core::ProgressCallback& progress = {},
-                                  const std::atomic<bool>* cancel = nullptr);
+                                  const std::atomic<bool>* cancel = nullptr, double save_every_seconds = 0);
 
 constexpr const char* kDirectionsKind = "directions";
 void save_directions(const std::filesystem::path& path, const DirectionTable& table);

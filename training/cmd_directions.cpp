@@ -3,12 +3,17 @@
 //
 //   hdvila-train directions --generator G --vl-model V --out directions.safetensors [--images 100] [--workers N] [--resume]
 //
-// The table is written after every style layer (atomically), so an interrupted run continues with
-// --resume from the last finished layer. Progress counts measured channels.
+// The table is written (atomically) after every style layer, every --save-every-minutes within a
+// layer (a 1024-px generator's layer takes hours on a CPU) and on SIGINT/SIGTERM, so an interrupted
+// run continues with --resume from the last finished round of channels. Progress counts measured
+// channels.
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 #include <vector>
 
 #include "core/assets.h"
@@ -23,6 +28,7 @@
 #include "models/tokenizer.h"
 #include "models/vl_checkpoint.h"
 #include "training/command.h"
+#include "training/run_folder.h"
 
 namespace hdv::train {
 
@@ -31,6 +37,7 @@ void add_directions_command(CLI::App& app, core::CommonOptions& common, Commands
     std::string generator, vl_model, out, vocab;
     std::string python = core::default_python();
     bool resume = false;
+    double save_every_minutes = 10;
     int64_t image_size = 0;
     int workers = 1;
     gen::DirectionsConfig config;
@@ -55,6 +62,11 @@ void add_directions_command(CLI::App& app, core::CommonOptions& common, Commands
   sub->add_option("--vocab", options->vocab, "WordPiece vocab.txt (default: beside the VL model, else the venv's MiniLM)");
   sub->add_option("--python", options->python, "The venv's Python, to locate the default vocabulary")->capture_default_str();
   sub->add_flag("--resume", options->resume, "Continue the partial table at --out");
+  sub->add_option("--save-every-minutes", options->save_every_minutes,
+                  "Also write the partial table within a layer at this interval (it is always written after each "
+                  "layer and on SIGINT/SIGTERM)")
+      ->check(core::positive_number())
+      ->capture_default_str();
   sub->add_option("--workers", options->workers,
                   "Channels measured side by side, each worker on its own copy of the models and threads/N CPU threads")
       ->check(core::positive_integer())
@@ -93,15 +105,46 @@ void add_directions_command(CLI::App& app, core::CommonOptions& common, Commands
                                            core::config_to_json(partial.config).dump(),
                                            core::config_to_json(options->config).dump()));
       }
-      core::log_info("resuming {} at layer {} of {}", options->out, partial.completed_layers, generator->style_layers().size());
+      core::log_info("resuming {} at layer {} of {}, channel {}", options->out, partial.completed_layers,
+                     generator->style_layers().size(), partial.completed_channels);
     } else if (std::filesystem::exists(options->out, ec)) {
       throw core::IoError(fmt::format("{}: exists (pass --resume to continue it, or remove it)", options->out));
     }
     core::log_info("directions config: {}", core::config_to_json(options->config).dump());
     core::ConsoleProgress progress("measuring channels", "channels");
-    gen::DirectionTable table = gen::compute_directions(
-        workers, options->config, std::move(partial),
-        [&](const gen::DirectionTable& t) { gen::save_directions(options->out, t); }, progress.callback());
+    // SIGINT/SIGTERM: the run stops after writing the state of its last finished round.
+    StopSignals signals;
+    std::atomic<bool> stop{false}, finished{false};
+    std::thread watcher([&] {
+      while (!finished.load() && StopSignals::received() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (StopSignals::received() != 0) stop.store(true);
+    });
+    gen::DirectionTable table;
+    gen::DirectionTable saved;  // what the file holds
+    try {
+      table = gen::compute_directions(
+          workers, options->config, std::move(partial),
+          [&](const gen::DirectionTable& t) {
+            gen::save_directions(options->out, t);
+            saved.completed_layers = t.completed_layers;
+            saved.completed_channels = t.completed_channels;
+          },
+          progress.callback(), &stop, options->save_every_minutes * 60);
+    } catch (const gen::Cancelled&) {
+      finished.store(true);
+      watcher.join();
+      progress.finish();
+      throw core::Error(fmt::format("stopped by signal {}: {} holds {} finished style layers and {} channels of the "
+                                    "next; continue with the same flags and --resume",
+                                    StopSignals::received(), options->out, saved.completed_layers,
+                                    saved.completed_channels));
+    } catch (...) {
+      finished.store(true);
+      watcher.join();
+      throw;
+    }
+    finished.store(true);
+    watcher.join();
     progress.finish();
     gen::save_directions(options->out, table);
     std::printf("wrote %s: %lld channels × %lld\n", options->out.c_str(), static_cast<long long>(table.relevance.size(0)),

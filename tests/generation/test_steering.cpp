@@ -165,6 +165,55 @@ TEST(GlobalDirections, ComputesUnitRowsSkipsToRGBAndResumes) {
   EXPECT_THROW(compute_directions(*generator, guide, config, {}, {}, {}, &cancel), Cancelled);
 }
 
+// Within a layer the table is saved after rounds of channel chunks (a 1024-px layer takes hours on
+// a CPU), and a cancelled run saves the state of its last finished round: resuming either gives
+// the uninterrupted table.
+TEST(GlobalDirections, ResumesFromInsideALayerAndAfterACancel) {
+  Generator generator = tiny_generator(1);
+  VLGuide guide = tiny_guide(1);
+  DirectionsConfig config;
+  config.images = 1;
+  config.stats_samples = 64;
+  config.batch = 16;  // 8 channels per chunk
+  const auto& layers = generator->style_layers();
+  ASSERT_FALSE(layers[0].torgb);
+  ASSERT_GT(layers[0].channels, 16);
+
+  // Saved after every round (one chunk with one worker) as well as after every layer.
+  std::vector<DirectionTable> partials;
+  const DirectionTable full = compute_directions(*generator, guide, config, {}, [&](const DirectionTable& t) {
+    DirectionTable copy = t;
+    copy.relevance = t.relevance.clone();
+    partials.push_back(copy);
+  }, {}, nullptr, /*save_every_seconds=*/1e-9);
+  EXPECT_GT(partials.size(), layers.size());
+  ASSERT_EQ(partials.front().completed_layers, 0);
+  ASSERT_EQ(partials.front().completed_channels, 8);
+  const DirectionTable resumed = compute_directions(*generator, guide, config, partials.front());
+  EXPECT_TRUE(torch::allclose(resumed.relevance, full.relevance, 1e-5, 1e-6));
+
+  // Cancelled once 16 channels are measured: the saved state holds the finished rounds only, and
+  // continuing it gives the uninterrupted table.
+  std::atomic<bool> cancel{false};
+  DirectionTable at_cancel;
+  EXPECT_THROW(compute_directions(*generator, guide, config, {},
+                                  [&](const DirectionTable& t) {
+                                    at_cancel = t;
+                                    at_cancel.relevance = t.relevance.clone();
+                                  },
+                                  [&](int64_t done, int64_t, double) {
+                                    if (done >= 16) cancel.store(true);
+                                  },
+                                  &cancel),
+               Cancelled);
+  EXPECT_EQ(at_cancel.completed_layers, 0);
+  EXPECT_EQ(at_cancel.completed_channels, 16);
+  EXPECT_NEAR(at_cancel.relevance.slice(0, 0, 16).norm(2, 1).min().item<double>(), 1.0, 1e-4);
+  EXPECT_EQ(at_cancel.relevance.slice(0, 16).abs().max().item<double>(), 0.0);
+  const DirectionTable continued = compute_directions(*generator, guide, config, at_cancel);
+  EXPECT_TRUE(torch::allclose(continued.relevance, full.relevance, 1e-5, 1e-6));
+}
+
 // Two workers, each on its own copy of the same models, share out the channels: the table is the
 // one a single worker gives (both on one CPU thread per worker), and progress climbs to the
 // measured channels.
