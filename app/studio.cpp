@@ -16,6 +16,7 @@
 #include "generation/oracle.h"
 #include "generation/projector.h"
 #include "generation/super_resolution.h"
+#include "models/clip_checkpoint.h"
 #include "models/vl_checkpoint.h"
 
 namespace hdv::app {
@@ -153,6 +154,7 @@ void Studio::open_dropped(const std::vector<fs::path>& paths) {
       const std::string kind = core::read_checkpoint_info(path).kind;
       const std::string key = kind == gen::kGeneratorKind        ? "generator"
                               : kind == models::kVLModelKind     ? "vl_model"
+                              : kind == models::kClipKind        ? "vl_model"
                               : kind == gen::kDirectionsKind     ? "directions"
                               : kind == gen::kOracleKind         ? "oracle"
                                                                  : "";
@@ -161,8 +163,8 @@ void Studio::open_dropped(const std::vector<fs::path>& paths) {
         if (s.key == key) slot = &s;
       }
       if (slot == nullptr) {
-        show_error(fmt::format("{}: a checkpoint of kind \"{}\"; the studio loads generator, vl-model, directions "
-                               "and oracle checkpoints", path.string(), kind));
+        show_error(fmt::format("{}: a checkpoint of kind \"{}\"; the studio loads generator, vl-model, clip, "
+                               "directions and oracle checkpoints", path.string(), kind));
         continue;
       }
       slot->path = path.string();

@@ -298,7 +298,7 @@ int run_studio(Options& options, bool width_given, bool height_given) {
 int main(int argc, char** argv) {
   Options options;
   CLI::App app{"hdvila-studio: desktop editor for text-guided image editing and super-resolution", "hdvila-studio"};
-  app.add_option("--vl-model", options.vl_model, "VL model checkpoint (default: the bundled model)");
+  app.add_option("--vl-model", options.vl_model, "VL model or CLIP checkpoint (kind vl-model or clip; default: the bundled VL model)");
   app.add_option("--generator", options.generator, "Generator checkpoint (default: the bundled model)");
   app.add_option("--directions", options.directions, "Global-direction table (default: beside the generator)");
   app.add_option("--oracle", options.oracle, "Attribute oracle (default: the bundled one, if any)");

@@ -374,7 +374,7 @@ int main(int argc, char** argv) {
                "hdvila-generate"};
   app.add_option("--jobs", options.jobs_file, "JSONL job file, one job per line (see docs/generate.md)");
   app.add_option("--out", options.out_dir, "Output folder for images and results.jsonl");
-  app.add_option("--vl-model", options.vl_model, "VL model checkpoint (default: the bundled model)");
+  app.add_option("--vl-model", options.vl_model, "VL model or CLIP checkpoint (kind vl-model or clip; default: the bundled VL model)");
   app.add_option("--generator", options.generator, "Generator checkpoint (default: the bundled model)");
   app.add_option("--directions", options.directions,
                  "Global-direction table (default: directions.safetensors beside the generator)");

@@ -107,14 +107,12 @@ Pipeline::Pipeline(const PipelineOptions& options) : state_(std::make_unique<Sta
 
   s.vl_model_path = options.vl_model.empty() ? core::default_model_path("vl-model.safetensors") : options.vl_model;
   if (file_exists(s.vl_model_path) || !options.vl_model.empty()) {
-    models::VLModel model = models::load_vl_model(s.vl_model_path);
-    const fs::path vocab = options.vocab.empty() ? vocab_for_model(s.vl_model_path, options.python) : options.vocab;
-    models::Tokenizer tokenizer(vocab);
     VLGuideConfig guide_config;
     guide_config.image_size = options.vl_image_size > 0 ? options.vl_image_size
                                                         : default_vl_image_size(s.generator->config().resolution);
-    s.guide = std::make_unique<VLGuide>(model, tokenizer, s.device, guide_config);
-    core::log_debug("VL model {} (vocabulary {})", s.vl_model_path.string(), vocab.string());
+    s.guide = std::make_unique<VLGuide>(
+        load_vl_guide(s.vl_model_path, options.vocab, options.python, s.device, guide_config));
+    core::log_debug("guide {} ({})", s.vl_model_path.string(), s.guide->kind());
   } else if (options.require_vl) {
     throw core::IoError(fmt::format("{}: the bundled default VL model is not there; pass --vl-model PATH",
                                     s.vl_model_path.string()));
@@ -130,8 +128,10 @@ Pipeline::Pipeline(const PipelineOptions& options) : state_(std::make_unique<Sta
                                           s.generator->style_layers().size()));
     }
     if (s.guide && table.relevance.size(1) != s.guide->embed_dim()) {
-      throw core::FormatError(fmt::format("{}: table is {} wide, the VL model embeds in {}", s.directions_path.string(),
-                                          table.relevance.size(1), s.guide->embed_dim()));
+      throw core::FormatError(fmt::format("{}: table is {} wide, the guide {} ({}) embeds in {}; a table is measured with "
+                                          "one guide: compute one with `hdvila-train directions --vl-model {}`",
+                                          s.directions_path.string(), table.relevance.size(1), s.vl_model_path.string(),
+                                          s.guide->kind(), s.guide->embed_dim(), s.vl_model_path.string()));
     }
     if (!options.plain_relevance) whiten_directions(table, options.whitening_ridge);
     s.directions = std::move(table);

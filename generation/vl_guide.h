@@ -1,11 +1,14 @@
-// The video-language model as the steering signal of generation: text prompts and images in the
-// one joint space (DESIGN.md §7, StyleCLIP with our VL embedding in place of CLIP).
+// The steering signal of generation: text prompts and images in one joint space (DESIGN.md §7,
+// StyleCLIP), from either our video-language model or a CLIP (models/clip_model.h).
 //
 // A prompt's embedding is averaged over a few sentence templates and renormalised (StyleCLIP
-// averages 79 templates; ours are caption-like, because the VL model learned from captions). An
-// image's embedding is the video encoder on a static clip (the image as keyframe, its ×4 bicubic
-// down-scale as every neighbour; models/vl_model.h), computed with gradients so that latent
-// optimisation and super-resolution can descend through it.
+// averages 79 templates). For the VL model they are caption-like, because it learned from
+// captions, and an image's embedding is the video encoder on a static clip (the image as keyframe,
+// its ×4 bicubic down-scale as every neighbour; models/vl_model.h). For CLIP they are StyleCLIP's
+// photo templates, and an image is resized (bilinear) to CLIP's input size and normalised with its
+// mean and std. Image embeddings are computed with gradients so that latent optimisation and
+// super-resolution can descend through them. load_vl_guide() picks the model by the checkpoint's
+// kind ("vl-model" or "clip"), so every generation mode and the studio take either.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -13,10 +16,13 @@
 
 #include <atomic>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
+#include "models/clip_model.h"
+#include "models/clip_tokenizer.h"
 #include "models/tokenizer.h"
 #include "models/vl_model.h"
 
@@ -36,15 +42,23 @@ void check_cancel(const std::atomic<bool>* flag);
 // images reach the image tower at the scale it learned from.
 int64_t default_vl_image_size(int64_t generator_resolution);
 
+// The VL model's caption-like prompt templates (VLGuideConfig's default).
+std::vector<std::string> vl_prompt_templates();
+// CLIP's: StyleCLIP-style photo templates.
+std::vector<std::string> clip_prompt_templates();
+
 struct VLGuideConfig {
-  // "{}" is replaced by the prompt; the embedding is the renormalised mean over templates.
-  std::vector<std::string> templates = {"{}", "{}.", "a video of {}.", "you can see {}.", "there is {}."};
-  int64_t image_size = 0;  // images are resized (bilinear) to this square size first; 0 = as given
+  // "{}" is replaced by the prompt; the embedding is the renormalised mean over templates. Left at
+  // this default, a CLIP guide uses clip_prompt_templates() instead.
+  std::vector<std::string> templates = vl_prompt_templates();
+  int64_t image_size = 0;  // VL model: images are resized (bilinear) to this square size first; 0 = as
+                           // given. CLIP always resizes to its own input size (vision.image_size).
 };
 
 class VLGuide {
  public:
   VLGuide(models::VLModel model, models::Tokenizer tokenizer, c10::Device device, VLGuideConfig config = {});
+  VLGuide(models::ClipModel model, models::ClipTokenizer tokenizer, c10::Device device, VLGuideConfig config = {});
 
   // Unit-length [D] embedding of `prompt` (no gradients). Throws core::Error for an empty prompt.
   at::Tensor embed_text(const std::string& prompt);
@@ -53,14 +67,25 @@ class VLGuide {
 
   int64_t embed_dim() const;
   c10::Device device() const { return device_; }
-  models::VLModel& model() { return model_; }
+  bool is_clip() const { return !model_; }
+  // The checkpoint kind of the model: "vl-model" or "clip".
+  const char* kind() const;
+  const VLGuideConfig& config() const { return config_; }
 
  private:
-  models::VLModel model_;
-  models::Tokenizer tokenizer_;
+  models::VLModel model_{nullptr};           // set for a VL model guide
+  std::optional<models::Tokenizer> tokenizer_;
+  models::ClipModel clip_{nullptr};          // set for a CLIP guide
+  std::optional<models::ClipTokenizer> clip_tokenizer_;
   c10::Device device_;
   VLGuideConfig config_;
 };
+
+// The guide of the checkpoint at `path`, chosen by its kind: "vl-model" (tokenized with `vocab`, or
+// when empty with vocab_for_model(path, python)) or "clip" (self-contained). Throws core::FormatError
+// naming the file and its kind for any other checkpoint.
+VLGuide load_vl_guide(const std::filesystem::path& path, const std::filesystem::path& vocab, const std::string& python,
+                      c10::Device device, VLGuideConfig config = {});
 
 // The tokenizer vocabulary for a VL model file: vocab.txt beside it if present, else the one of
 // all-MiniLM-L6-v2 from the venv (found with `python`). Throws core::IoError naming both places.

@@ -46,7 +46,7 @@ void add_directions_command(CLI::App& app, core::CommonOptions& common, Commands
   gen::DirectionsConfig& c = options->config;
   CLI::App* sub = app.add_subcommand("directions", "Precompute a generator's global-direction table (StyleSpace channel relevance)");
   sub->add_option("--generator", options->generator, "Generator checkpoint")->required();
-  sub->add_option("--vl-model", options->vl_model, "VL model checkpoint")->required();
+  sub->add_option("--vl-model", options->vl_model, "VL model or CLIP checkpoint (kind vl-model or clip)")->required();
   sub->add_option("--out", options->out, "Output table (.safetensors; also the partial table --resume continues)")->required();
   sub->add_option("--images", c.images, "Samples each channel is measured on")->check(core::positive_integer())->capture_default_str();
   sub->add_option("--sigma", c.sigma, "Channel set to mean ± sigma·std")->check(core::positive_number())->capture_default_str();
@@ -75,8 +75,6 @@ void add_directions_command(CLI::App& app, core::CommonOptions& common, Commands
     core::apply_log_options(common);
     const c10::Device device = core::apply_common_options(common);
     // One copy of the generator and VL model per worker, all loaded before the first measurement.
-    const std::filesystem::path vocab =
-        options->vocab.empty() ? gen::vocab_for_model(options->vl_model, options->python) : std::filesystem::path(options->vocab);
     std::vector<gen::Generator> generators;
     std::vector<gen::VLGuide> guides;
     std::vector<gen::DirectionsWorker> workers;
@@ -86,7 +84,7 @@ void add_directions_command(CLI::App& app, core::CommonOptions& common, Commands
       gen::VLGuideConfig guide_config;
       guide_config.image_size = options->image_size > 0 ? options->image_size
                                                          : gen::default_vl_image_size(generators.back()->config().resolution);
-      guides.emplace_back(models::load_vl_model(options->vl_model), models::Tokenizer(vocab), device, guide_config);
+      guides.push_back(gen::load_vl_guide(options->vl_model, options->vocab, options->python, device, guide_config));
     }
     for (int w = 0; w < options->workers; ++w) workers.push_back({generators[size_t(w)].get(), &guides[size_t(w)]});
     if (options->workers > 1) {

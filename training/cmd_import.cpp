@@ -18,6 +18,9 @@
 // FILE.pt (rosinality/stylegan2-pytorch), a "generator" checkpoint of that StyleGAN2's G_ema:
 // scripts/convert_stylegan_pkl.py reads the pickle with an allow-list unpickler (nothing in the
 // file runs), generation/stylegan_import.h maps it onto hdvila's generator.
+//
+// Or, with --clip PATH (OpenCLIP or Hugging Face CLIP weights), a "clip" checkpoint that guides
+// generation in place of a VL model (training/cmd_import_clip.h).
 #include <torch/torch.h>
 #include <unistd.h>
 
@@ -39,6 +42,7 @@
 #include "models/presets.h"
 #include "core/assets.h"
 #include "models/vl_checkpoint.h"
+#include "training/cmd_import_clip.h"
 #include "training/command.h"
 
 namespace hdv::train {
@@ -193,6 +197,8 @@ void add_import_command(CLI::App& app, core::CommonOptions& common, Commands& co
     std::string preset, config, bert, resnet, hdvila, stylegan_pkl, stylegan_rosinality, out;
     std::string python = default_python();
     bool minilm = false;
+    std::string clip, clip_bpe;
+    bool clip_quick_gelu = false;
     uint64_t seed = 0;
   };
   auto options = std::make_shared<Options>();
@@ -216,6 +222,14 @@ void add_import_command(CLI::App& app, core::CommonOptions& common, Commands& co
                   "(read without running anything from the file)");
   sub->add_option("--stylegan-rosinality", options->stylegan_rosinality,
                   "rosinality/stylegan2-pytorch checkpoint (.pt): write its g_ema as a generator checkpoint instead");
+  sub->add_option("--clip", options->clip,
+                  "OpenCLIP or Hugging Face CLIP weights (.safetensors, .bin/.pt state dict, or a folder): write a clip "
+                  "checkpoint instead");
+  sub->add_option("--clip-bpe", options->clip_bpe,
+                  "CLIP BPE merges (merges.txt or bpe_simple_vocab_16e6.txt[.gz]; default: beside --clip, else the venv's "
+                  "open_clip_torch)");
+  sub->add_flag("--clip-quick-gelu", options->clip_quick_gelu,
+                "QuickGELU activations (OpenAI-trained weights; an HF config.json beside --clip says so itself)");
   sub->add_option("--python", options->python,
                   "Python of the venv that converts .bin/.pth files and locates --minilm")
       ->capture_default_str();
@@ -223,10 +237,23 @@ void add_import_command(CLI::App& app, core::CommonOptions& common, Commands& co
       ->check(core::non_negative_integer())
       ->capture_default_str();
   sub->add_option("--out", options->out,
-                  "Output checkpoint (.safetensors; kind vl-model, or generator with --stylegan-*)")->required();
+                  "Output checkpoint (.safetensors; kind vl-model, generator with --stylegan-*, clip with --clip)")->required();
   commands.push_back({sub, [options, &common] {
     core::apply_log_options(common);
     const bool stylegan = !options->stylegan_pkl.empty() || !options->stylegan_rosinality.empty();
+    if (!options->clip.empty()) {
+      if (stylegan || !options->bert.empty() || options->minilm || !options->resnet.empty() || !options->hdvila.empty()) {
+        throw core::UsageError("--clip writes a clip checkpoint: it cannot be combined with --bert / --minilm / --resnet "
+                               "/ --hdvila / --stylegan-*");
+      }
+      std::fputs(import_clip({options->clip, options->clip_bpe, options->clip_quick_gelu, options->out, options->python})
+                     .c_str(),
+                 stdout);
+      return;
+    }
+    if (!options->clip_bpe.empty() || options->clip_quick_gelu) {
+      throw core::UsageError("--clip-bpe / --clip-quick-gelu: only with --clip");
+    }
     if (stylegan) {
       if (!options->stylegan_pkl.empty() && !options->stylegan_rosinality.empty()) {
         throw core::UsageError("--stylegan-pkl / --stylegan-rosinality: give one, not both");
@@ -246,8 +273,8 @@ void add_import_command(CLI::App& app, core::CommonOptions& common, Commands& co
     const bool hdvila = !options->hdvila.empty();
     if (options->bert.empty() && !options->minilm && options->resnet.empty() && !hdvila) {
       throw core::UsageError(
-          "--bert / --minilm / --resnet / --hdvila (or --stylegan-pkl / --stylegan-rosinality): give at least one set "
-          "of weights to import");
+          "--bert / --minilm / --resnet / --hdvila (or --stylegan-pkl / --stylegan-rosinality / --clip): give at least "
+          "one set of weights to import");
     }
     if (options->preset.empty()) options->preset = hdvila ? "hdvila-base" : "hdvila-small";
     if (!options->bert.empty() && options->minilm) throw core::UsageError("--bert / --minilm: give one, not both");

@@ -159,6 +159,54 @@ TEST_F(StudioScript, LoadsAnImportedStyleGANPickleAndSamplesWhatTheCLISamples) {
   EXPECT_LE((studio - core::load_image(dir / "cli" / "output.png")).abs().max().item<float>(), 2.0f / 255.0f);
 }
 
+// CLIP as the guide (a small random OpenCLIP model, tests/models/make_clip_fixture.py, imported by
+// `hdvila-train import --clip`, with a direction table measured with it) loads in the studio's VL
+// model slot, and a scripted edit saves the image `hdvila-generate --mode edit` makes with it.
+TEST_F(StudioScript, EditsWithAnImportedClipLikeTheCLI) {
+  TempDir dir;
+  const std::string d = dir.path().string();
+  const std::string bin = HDV_TEST_BIN_DIR;
+  std::string output;
+  ASSERT_EQ(test::run_command(std::string(HDV_TEST_PYTHON) + " " + HDV_TEST_SOURCE_DIR +
+                                  "/models/make_clip_fixture.py --cases small --out " + d + "/fx",
+                              &output),
+            0)
+      << output;
+  ASSERT_EQ(test::run_command(bin + "/hdvila-train import --clip " + d + "/fx/small/weights.safetensors " +
+                                  "--clip-quick-gelu --python " + HDV_TEST_PYTHON + " --out " + d + "/clip.safetensors --quiet",
+                              &output),
+            0)
+      << output;
+  ASSERT_EQ(test::run_command(bin + "/hdvila-train directions --generator " + model("generator.safetensors") +
+                                  " --vl-model " + d + "/clip.safetensors --out " + d +
+                                  "/clip-directions.safetensors --images 2 --stats-samples 64 --quiet",
+                              &output),
+            0)
+      << output;
+  ASSERT_EQ(run_script(dir,
+                       R"([{"action": "load_models", "generator": ")" + model("generator.safetensors") +
+                           R"(", "vl_model": ")" + d + R"(/clip.safetensors", "directions": ")" + d +
+                           R"(/clip-directions.safetensors"},
+                        {"action": "sample", "seed": 3},
+                        {"action": "set_prompt", "target": "a red shirt"},
+                        {"action": "press", "button": "edit"},
+                        {"action": "wait_idle", "timeout_s": 120},
+                        {"action": "save_image", "path": ")" + d + R"(/edited.png"}])",
+                       &output),
+            0)
+      << output;
+  ASSERT_EQ(test::run_command(bin + "/hdvila-generate --threads 1 --mode edit --seed 3 --prompt 'a red shirt' " +
+                                  "--generator " + model("generator.safetensors") + " --vl-model " + d +
+                                  "/clip.safetensors --directions " + d + "/clip-directions.safetensors --out " + d +
+                                  "/cli --quiet",
+                              &output),
+            0)
+      << output;
+  const at::Tensor edited = core::load_image(dir / "edited.png");
+  ASSERT_EQ(edited.sizes(), (std::vector<int64_t>{3, 16, 16}));
+  EXPECT_LE((edited - core::load_image(dir / "cli" / "output.png")).abs().max().item<float>(), 2.0f / 255.0f);
+}
+
 TEST_F(StudioScript, RuntimeErrorsAreShownAndTheScriptGoesOn) {
   TempDir dir;
   const std::string d = dir.path().string();

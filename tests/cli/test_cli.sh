@@ -182,7 +182,7 @@ expect info-bad-config 1 "^error: $work/bad-config.json: key \"video.depht\": un
   "$train" info --preset hdvila-tiny --config "$work/bad-config.json"
 
 # Weight import: pretrained towers into a VL model checkpoint.
-expect import-needs-weights 2 '^error: --bert / --minilm / --resnet / --hdvila \(or --stylegan-pkl / --stylegan-rosinality\): give at least one set of weights to import' -- \
+expect import-needs-weights 2 '^error: --bert / --minilm / --resnet / --hdvila \(or --stylegan-pkl / --stylegan-rosinality / --clip\): give at least one set of weights to import' -- \
   "$train" import --out "$work/none.safetensors"
 expect import-needs-out 2 '^error: --out: required' -- "$train" import --minilm
 # A small random HF BERT (2 layers, 32 wide: hdvila-tiny's text geometry) saved as pytorch_model.bin,
@@ -258,6 +258,36 @@ expect import-stylegan-with-bert 2 '^error: --stylegan-pkl / --stylegan-rosinali
   "$train" import --stylegan-pkl "$work/sg/nvlabs-small.pkl" --minilm --out "$work/sg/bad.safetensors"
 [[ ! -e $work/sg/pwned && ! -e $work/sg/bad.safetensors && -z $(find "$work/sg" -maxdepth 1 -name '.*.import-*') ]] \
   || { echo "FAIL import-stylegan: the evil pickle ran, or a failed import left files behind"; failures=$((failures + 1)); }
+
+# CLIP as the guide: a small random OpenCLIP model (QuickGELU) imported with the venv's open_clip
+# merges, then every text-steered mode with it in place of the VL model.
+"$python" "$src/tests/models/make_clip_fixture.py" --cases small --out "$work/clipfx" >/dev/null
+clip="$work/clip.safetensors"
+expect import-clip 0 'OpenCLIP layout\): ViT-128/16 \(custom: 64 px, 2 \+ 2 layers\), 62 tensors' -- \
+  "$train" import --clip "$work/clipfx/small/weights.safetensors" --clip-quick-gelu --python "$python" --out "$clip"
+expect import-clip-bpe-missing 2 "^error: --clip-bpe: $work/none.txt: no such file$" -- \
+  "$train" import --clip "$work/clipfx/small/weights.safetensors" --clip-bpe "$work/none.txt" --out "$work/bad-clip.safetensors"
+expect import-clip-with-bert 2 '^error: --clip writes a clip checkpoint: it cannot be combined with --bert' -- \
+  "$train" import --clip "$work/clipfx/small/weights.safetensors" --minilm --out "$work/bad-clip.safetensors"
+expect clip-directions 0 '' -- \
+  "$train" directions --generator "$gen" --vl-model "$clip" --images 2 --stats-samples 50 --batch 4 \
+  --out "$work/clip-directions.safetensors" --quiet
+expect generate-edit-clip 0 '1 job\(s\), 0 failed' -- \
+  "$generate" --mode edit --seed 1 --prompt "a red shirt" --generator "$gen" --vl-model "$clip" \
+  --directions "$work/clip-directions.safetensors" --out "$work/clip-edit"
+expect generate-edit-optimise-clip 0 '1 job\(s\), 0 failed' -- \
+  "$generate" --mode edit-optimise --steps 2 --seed 1 --prompt "a red shirt" --generator "$gen" --vl-model "$clip" \
+  --out "$work/clip-edit-optimise" --quiet
+"$python" -c 'import sys; from PIL import Image; Image.new("RGB", (4, 4), (200, 40, 40)).save(sys.argv[1])' "$work/low4.png"
+expect generate-sr-clip 0 '1 job\(s\), 0 failed' -- \
+  "$generate" --mode sr --input "$work/low4.png" --scale 4 --steps 2 --prompt "a red shirt" --generator "$gen" \
+  --vl-model "$clip" --out "$work/clip-sr" --quiet
+expect generate-clip-wrong-kind 1 "^error: $gen: a \"generator\" checkpoint; the guide takes a \"vl-model\" \(hdvila-train pretrain\) or a \"clip\" checkpoint \(hdvila-train import --clip\)$" -- \
+  "$generate" --mode edit-optimise --steps 2 --seed 1 --prompt "a red shirt" --generator "$gen" --vl-model "$gen" \
+  --out "$work/clip-bad"
+[[ -f $work/clip-edit/output.png && -f $work/clip-edit-optimise/output.png && -f $work/clip-sr/output.png &&
+   ! -e $work/bad-clip.safetensors ]] \
+  || { echo "FAIL clip: missing edit outputs, or a failed import left a file"; failures=$((failures + 1)); }
 
 # Vocabulary learning, then tokenizing with the learned vocabulary.
 for i in $(seq 1 30); do echo "the red shirt moves left"; echo "a blue striped bag moves right"; done > "$work/corpus.txt"

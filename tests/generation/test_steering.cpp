@@ -1,14 +1,17 @@
 // Tests for the text-steered parts of generation/: global directions (directions.h), latent
 // optimisation (edit_optimise.h), the projector (projector.h), super-resolution
-// (super_resolution.h) and the pipeline's neutral prompts (pipeline.h). They run the tiny
+// (super_resolution.h), the pipeline's neutral prompts (pipeline.h) and a CLIP guide (vl_guide.h
+// with a tiny random models/clip_model.h, chosen by checkpoint kind). They run the tiny
 // generator and the tiny VL model with random weights: what they check is the maths (thresholds,
 // scaling, resumption, constraints, that each optimiser descends its own objective), not image
 // quality, which docs/generation.md measures with the trained models.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -19,7 +22,9 @@
 #include "generation/pipeline.h"
 #include "generation/projector.h"
 #include "generation/super_resolution.h"
+#include "generation/generator_checkpoint.h"
 #include "generation/vl_guide.h"
+#include "models/clip_checkpoint.h"
 #include "models/presets.h"
 #include "models/tokenizer.h"
 #include "tests/core/test_support.h"
@@ -489,6 +494,57 @@ TEST(Pipeline, DerivesNeutralPrompts) {
   EXPECT_EQ(error_text<core::Error>([&] { neutral_prompt("一件红色的T恤", "", "edit-optimise"); }),
             "edit-optimise: no neutral prompt can be derived from \"一件红色的T恤\" (the article and last word of an "
             "English prompt); give one (job field \"neutral\", flag --neutral)");
+}
+
+// A CLIP guide with a tiny random model (32-px ViT, one block per tower, D = 16) and a toy BPE.
+models::ClipModel tiny_clip(uint64_t seed) {
+  torch::manual_seed(seed);
+  models::ClipConfig config;
+  config.vision = {32, 16, 32, 1, 1};
+  config.text = {16, 512 + 3 + 2, 32, 1, 1};
+  config.embed_dim = 16;
+  return models::ClipModel(config);
+}
+
+models::ClipTokenizer tiny_clip_tokenizer() { return models::ClipTokenizer({"r e", "re d</w>", "s h"}, "toy merges"); }
+
+TEST(ClipGuide, EmbedsTextAndImagesAsUnitVectorsWithPhotoTemplates) {
+  VLGuide guide(tiny_clip(4), tiny_clip_tokenizer(), c10::Device(c10::kCPU));
+  EXPECT_TRUE(guide.is_clip());
+  EXPECT_STREQ(guide.kind(), "clip");
+  EXPECT_EQ(guide.config().templates, clip_prompt_templates());  // the VL default is swapped for CLIP's
+  EXPECT_EQ(guide.embed_dim(), 16);
+  const at::Tensor red = guide.embed_text("a red shirt"), blue = guide.embed_text("a blue shirt");
+  EXPECT_EQ(red.sizes(), (std::vector<int64_t>{16}));
+  EXPECT_NEAR(red.norm().item<double>(), 1.0, 1e-5);
+  EXPECT_LT((red * blue).sum().item<double>(), 0.9999);  // different prompts, different embeddings
+  at::Tensor images = (torch::rand({2, 3, 20, 24}) * 2 - 1).requires_grad_(true);
+  const at::Tensor embeddings = guide.embed_images(images);  // resized to 32 px inside
+  EXPECT_EQ(embeddings.sizes(), (std::vector<int64_t>{2, 16}));
+  EXPECT_NEAR(embeddings.norm(2, 1).min().item<double>(), 1.0, 1e-5);
+  EXPECT_NEAR(embeddings.norm(2, 1).max().item<double>(), 1.0, 1e-5);
+  (embeddings * red).sum().backward();
+  EXPECT_GT(images.grad().abs().sum().item<double>(), 0.0);
+  EXPECT_EQ(error_text<core::Error>([&] { guide.embed_text("  "); }), "prompt: empty text");
+}
+
+TEST(ClipGuide, LoadVlGuidePicksTheModelByTheCheckpointKind) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("hdv_test_clip_guide_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  models::ClipModel clip = tiny_clip(5);
+  models::save_clip_model(dir / "clip.safetensors", *clip, tiny_clip_tokenizer(), "test");
+  VLGuide direct(clip, tiny_clip_tokenizer(), c10::Device(c10::kCPU));
+  VLGuide loaded = load_vl_guide(dir / "clip.safetensors", {}, "/nonexistent/python", c10::Device(c10::kCPU));
+  EXPECT_TRUE(loaded.is_clip());
+  EXPECT_TRUE(torch::allclose(loaded.embed_text("a red shirt"), direct.embed_text("a red shirt"), 1e-6, 1e-6));
+  Generator generator = tiny_generator();
+  save_generator(dir / "generator.safetensors", *generator, "test");
+  const std::filesystem::path wrong = dir / "generator.safetensors";
+  const std::string message = error_text<core::FormatError>(
+      [&] { load_vl_guide(wrong, {}, "/nonexistent/python", c10::Device(c10::kCPU)); });
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ(message, wrong.string() + ": a \"generator\" checkpoint; the guide takes a \"vl-model\" (hdvila-train "
+                                      "pretrain) or a \"clip\" checkpoint (hdvila-train import --clip)");
 }
 
 }  // namespace
