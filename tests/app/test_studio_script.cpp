@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <fstream>
 
 #include "core/image_io.h"
@@ -156,6 +158,44 @@ TEST_F(StudioScript, LoadsAnImportedStyleGANPickleAndSamplesWhatTheCLISamples) {
   const at::Tensor studio = core::load_image(dir / "studio.png");
   ASSERT_EQ(studio.sizes(), (std::vector<int64_t>{3, 32, 32}));
   EXPECT_GT(studio.std().item<float>(), 0.05f);  // a picture, not a flat fill
+  EXPECT_LE((studio - core::load_image(dir / "cli" / "output.png")).abs().max().item<float>(), 2.0f / 255.0f);
+}
+
+// The 1024-px workflow: a config-F StyleGAN2 (NVlabs pickle with random weights, 30 M parameters)
+// imported by `hdvila-train import --stylegan-pkl` loads in the studio, which samples at 1024 px
+// the image `hdvila-generate` samples.
+TEST_F(StudioScript, SamplesAnImportedConfigFGeneratorAt1024PixelsLikeTheCLI) {
+  TempDir dir;
+  const std::string d = dir.path().string();
+  std::string output;
+  ASSERT_EQ(test::run_command(std::string(HDV_TEST_PYTHON) + " " + HDV_TEST_SOURCE_DIR +
+                                  "/generation/make_stylegan_pkl_fixture.py --config-f --out " + d + "/pkl",
+                              &output),
+            0)
+      << output;
+  ASSERT_EQ(test::run_command(std::string(HDV_TEST_BIN_DIR) + "/hdvila-train import --stylegan-pkl " + d +
+                                  "/pkl/nvlabs-f1024.pkl --python " + HDV_TEST_PYTHON + " --out " + d +
+                                  "/f.safetensors --quiet",
+                              &output),
+            0)
+      << output;
+  std::filesystem::remove_all(dir / "pkl");  // 260 MB of pickles and references
+  ASSERT_EQ(run_script(dir,
+                       R"([{"action": "load_models", "generator": ")" + d + R"(/f.safetensors"},
+                        {"action": "sample", "seed": 5},
+                        {"action": "wait_idle", "timeout_s": 300},
+                        {"action": "save_image", "path": ")" + d + R"(/studio.png"}])",
+                       &output),
+            0)
+      << output;
+  ASSERT_EQ(test::run_command(std::string(HDV_TEST_BIN_DIR) + "/hdvila-generate --threads 1 --mode sample --seed 5 " +
+                                  "--generator " + d + "/f.safetensors --out " + d + "/cli --quiet",
+                              &output),
+            0)
+      << output;
+  const at::Tensor studio = core::load_image(dir / "studio.png");
+  ASSERT_EQ(studio.sizes(), (std::vector<int64_t>{3, 1024, 1024}));
+  EXPECT_GT(studio.std().item<float>(), 0.05f);
   EXPECT_LE((studio - core::load_image(dir / "cli" / "output.png")).abs().max().item<float>(), 2.0f / 255.0f);
 }
 

@@ -278,6 +278,13 @@ expect generate-edit-clip 0 '1 job\(s\), 0 failed' -- \
 expect generate-edit-optimise-clip 0 '1 job\(s\), 0 failed' -- \
   "$generate" --mode edit-optimise --steps 2 --seed 1 --prompt "a red shirt" --generator "$gen" --vl-model "$clip" \
   --out "$work/clip-edit-optimise" --quiet
+# ... and on a generator from another project (the StyleGAN2-ADA pickle imported above).
+expect clip-directions-imported 0 '' -- \
+  "$train" directions --generator "$work/sg/g.safetensors" --vl-model "$clip" --images 2 --stats-samples 50 --batch 4 \
+  --out "$work/clip-sg-directions.safetensors" --quiet
+expect generate-edit-clip-imported 0 '1 job\(s\), 0 failed' -- \
+  "$generate" --mode edit --seed 1 --prompt "a red shirt" --generator "$work/sg/g.safetensors" --vl-model "$clip" \
+  --directions "$work/clip-sg-directions.safetensors" --out "$work/clip-sg-edit"
 "$python" -c 'import sys; from PIL import Image; Image.new("RGB", (4, 4), (200, 40, 40)).save(sys.argv[1])' "$work/low4.png"
 expect generate-sr-clip 0 '1 job\(s\), 0 failed' -- \
   "$generate" --mode sr --input "$work/low4.png" --scale 4 --steps 2 --prompt "a red shirt" --generator "$gen" \
