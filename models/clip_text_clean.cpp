@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "models/tokenizer.h"
+#include "models/unicode_text.h"
 
 namespace hdv::models {
 namespace {
@@ -26,31 +27,6 @@ struct CaseRange {
   char32_t first;
   char32_t last;
   CaseClass cls;
-};
-
-struct LowercaseRun {
-  char32_t first;
-  char32_t last;
-  int32_t delta;
-  uint8_t stride;
-};
-
-struct LowercasePair {
-  char32_t cp;
-  char32_t first;
-  char32_t second;
-};
-
-struct CombiningClassRange {
-  char32_t first;
-  char32_t last;
-  uint8_t ccc;
-};
-
-struct Decomposition {
-  char32_t cp;
-  char32_t first;
-  char32_t second;
 };
 
 struct Composition {
@@ -101,36 +77,8 @@ CaseClass case_class(char32_t c) {
   return row ? row->cls : kNotCased;
 }
 
-uint8_t combining_class(char32_t c) {
-  if (c < 0x300) return 0;
-  const CombiningClassRange* row = find_range(kCombiningClassRanges, c);
-  return row ? row->ccc : 0;
-}
-
 constexpr char32_t kHangulFirst = 0xAC00, kHangulCount = 11172;
 constexpr char32_t kJamoL = 0x1100, kJamoV = 0x1161, kJamoT = 0x11A7;
-
-void decompose(char32_t c, std::u32string& out) {
-  if (c < 0xC0) {
-    out.push_back(c);
-    return;
-  }
-  if (c >= kHangulFirst && c < kHangulFirst + kHangulCount) {
-    const char32_t index = c - kHangulFirst;
-    out.push_back(kJamoL + index / 588);
-    out.push_back(kJamoV + (index % 588) / 28);
-    if (index % 28 != 0) out.push_back(kJamoT + index % 28);
-    return;
-  }
-  auto it = std::lower_bound(std::begin(kDecompositions), std::end(kDecompositions), c,
-                             [](const Decomposition& row, char32_t value) { return row.cp < value; });
-  if (it == std::end(kDecompositions) || it->cp != c) {
-    out.push_back(c);
-    return;
-  }
-  decompose(it->first, out);
-  if (it->second != 0) decompose(it->second, out);
-}
 
 // The primary composite of (a, b), or 0.
 char32_t compose_pair(char32_t a, char32_t b) {
@@ -150,29 +98,16 @@ char32_t compose_pair(char32_t a, char32_t b) {
 
 std::u32string nfc(const std::u32string& text) {
   if (std::all_of(text.begin(), text.end(), [](char32_t c) { return c < 0x300; })) return text;
-  std::u32string d;
-  d.reserve(text.size());
-  for (char32_t c : text) decompose(c, d);
-  for (size_t i = 0; i < d.size();) {
-    if (combining_class(d[i]) == 0) {
-      ++i;
-      continue;
-    }
-    size_t end = i;
-    while (end < d.size() && combining_class(d[end]) != 0) ++end;
-    std::stable_sort(d.begin() + static_cast<std::ptrdiff_t>(i), d.begin() + static_cast<std::ptrdiff_t>(end),
-                     [](char32_t a, char32_t b) { return combining_class(a) < combining_class(b); });
-    i = end;
-  }
+  const std::u32string d = nfd(text);
   std::u32string out;
   out.reserve(d.size());
   size_t starter = std::u32string::npos;  // index in `out` of the last starter
   for (char32_t c : d) {
-    const uint8_t ccc = combining_class(c);
+    const uint8_t ccc = canonical_combining_class(c);
     if (starter != std::u32string::npos) {
       // c is blocked from the starter by a character between them of class 0 or >= its own.
       const bool adjacent = out.size() - 1 == starter;
-      const uint8_t previous = adjacent ? 0 : combining_class(out.back());
+      const uint8_t previous = adjacent ? 0 : canonical_combining_class(out.back());
       if (adjacent || (previous != 0 && previous < ccc)) {
         if (const char32_t composite = compose_pair(out[starter], c)) {
           out[starter] = composite;
@@ -401,26 +336,6 @@ std::u32string join_words(const std::u32string& text) {
     out.push_back(c);
   }
   return out;
-}
-
-void append_lower(char32_t c, std::u32string& out) {
-  if (c < 0x80) {
-    out.push_back(c >= U'A' && c <= U'Z' ? c + 32 : c);
-    return;
-  }
-  for (const LowercasePair& pair : kLowercasePairs) {
-    if (pair.cp == c) {
-      out.push_back(pair.first);
-      out.push_back(pair.second);
-      return;
-    }
-  }
-  const LowercaseRun* run = find_range(kLowercaseRuns, c);
-  if (run != nullptr && (c - run->first) % run->stride == 0) {
-    out.push_back(static_cast<char32_t>(static_cast<int32_t>(c) + run->delta));
-    return;
-  }
-  out.push_back(c);
 }
 
 // Python str.lower(): a capital sigma preceded by a cased letter and not followed by one (case-

@@ -13,8 +13,8 @@ this script (run it with the venv's interpreter, which has `regex` and `ftfy`):
   `regex` module itself, IGNORECASE as open_clip compiles it);
 - Python's whitespace (str.isspace) and the Cased / Case_Ignorable properties that str.lower()
   consults for a capital sigma (probed through str.lower());
-- lower-case mappings, canonical decompositions and combining classes (shared with the BERT
-  tables: models/gen_unicode_tables.py) and the primary composites (for NFC);
+- the primary composites (for NFC; lower-case mappings, canonical decompositions and combining
+  classes are the BERT tables' of models/unicode_tables.inc, used through models/unicode_text.h);
 - ftfy 6's character tables: Latin ligatures, half/full-width forms, removed control characters,
   its HTML entity table, and the Windows-1252 meaning of the C1 controls;
 - Python's html.unescape tables (HTML5 named references, invalid numeric references).
@@ -110,14 +110,6 @@ def main():
     parser.add_argument("--pattern-out", default="models/clip_pattern_tables.inc")
     args = parser.parse_args()
 
-    lower, lower_special = shared.lowercase_runs()
-    shared.check_lowercase_runs(lower)
-    special_rows = []
-    for cp, seq in lower_special:
-        if len(seq) != 2:
-            sys.exit(f"gen_clip_text_tables: U+{cp:04X} lower-cases to {len(seq)} code points")
-        special_rows.append(f"{{0x{cp:X}, 0x{seq[0]:X}, 0x{seq[1]:X}}},")
-
     c1 = {b: bytes([b]).decode("sloppy-windows-1252") for b in range(0x80, 0xA0)}
     control = shared.runs([(cp, 1) for cp in sorted(ftfy.chardata.CONTROL_CHARS)])
     invalid_codepoints = shared.runs([(cp, 1) for cp in sorted(html._invalid_codepoints)])
@@ -147,26 +139,6 @@ constexpr CodeRange kPythonSpaceRanges[] = {{
 // Cased (and not Case_Ignorable) and Case_Ignorable code points, for str.lower()'s final sigma.
 constexpr CaseRange kCaseRanges[] = {{
 {shared.rows([f"{{0x{a:X}, 0x{b:X}, {c}}}," for a, b, c in case_ranges()])}
-}};
-
-// str.lower() of one character: first, first+stride, ... <= last map to code point + delta.
-constexpr LowercaseRun kLowercaseRuns[] = {{
-{shared.rows([f"{{0x{a:X}, 0x{b:X}, {d}, {s}}}," for a, b, d, s in lower])}
-}};
-
-// str.lower() results longer than one code point.
-constexpr LowercasePair kLowercasePairs[] = {{
-{shared.rows(special_rows)}
-}};
-
-// Non-zero canonical combining classes as [first, last] ranges.
-constexpr CombiningClassRange kCombiningClassRanges[] = {{
-{shared.rows([f"{{0x{a:X}, 0x{b:X}, {c}}}," for a, b, c in shared.combining_class_ranges()])}
-}};
-
-// One-level canonical decompositions {{code point, first, second}} (second 0: singleton).
-constexpr Decomposition kDecompositions[] = {{
-{shared.rows([f"{{0x{c:X}, 0x{a:X}, 0x{b:X}}}," for c, a, b in shared.decompositions()])}
 }};
 
 // Primary composites {{first, second, composite}} sorted by (first, second): NFC's compositions.
