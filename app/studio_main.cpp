@@ -1,4 +1,4 @@
-// hdvila-studio: the Dear ImGui + GLFW desktop editor (DESIGN.md §8, docs/studio.md).
+// hdvila-studio: the Dear ImGui + GLFW desktop editor (docs/design.md §8, docs/studio.md).
 //
 // A fixed layout (ImGui 1.86 has no docking; as StyleGAN3's visualizer): a resizable sidebar of
 // collapsible panels (panels.h) beside the image area (image_view.h). All model work runs on one

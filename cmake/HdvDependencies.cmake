@@ -1,4 +1,4 @@
-# Third-party libraries, all from Debian packages (DESIGN.md §3). Nothing is vendored.
+# Third-party libraries, all from Debian packages (docs/design.md §3). Nothing is vendored.
 find_package(Threads REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(fmt REQUIRED)

@@ -1,6 +1,6 @@
 // Writing files so that an interrupted run never leaves a half-written file that looks complete:
 // data goes to a temporary name in the same folder, is flushed and fsync'ed, then renamed over the
-// final name (DESIGN.md §9).
+// final name (docs/design.md §9).
 #pragma once
 
 #include <cstddef>

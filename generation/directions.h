@@ -1,5 +1,5 @@
 // Global directions in StyleSpace: StyleCLIP's text-driven edits that run in milliseconds
-// (Patashnik et al. 2021 §6; DESIGN.md §7), with our VL embedding in place of CLIP.
+// (Patashnik et al. 2021 §6; docs/design.md §7), with our VL embedding in place of CLIP.
 //
 // Once per generator: S statistics (mean, σ per style channel) from many W samples (ψ 0.7), then
 // the relevance of every conv-layer channel (toRGB skipped): for each of `images` fixed samples

@@ -1,4 +1,4 @@
-// StyleGAN2 residual discriminator in plain LibTorch ops (DESIGN.md §7): fromRGB at the top
+// StyleGAN2 residual discriminator in plain LibTorch ops (docs/design.md §7): fromRGB at the top
 // resolution, then one residual block per resolution R .. 8 (conv0 3×3, conv1 3×3 with ×2
 // down-sampling after the [1,3,3,1] FIR blur, a 1×1 down-sampling skip without bias, the two
 // branches summed with gain 1/√2), and the 4×4 epilogue: minibatch standard deviation, conv 3×3,

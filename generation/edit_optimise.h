@@ -1,4 +1,4 @@
-// Text-guided editing by latent optimisation (StyleCLIP §4, DESIGN.md §7) with our VL embedding:
+// Text-guided editing by latent optimisation (StyleCLIP §4, docs/design.md §7) with our VL embedding:
 // starting from w₀ (W+), minimise (1 − cos(E_img(G(w)), E_txt(t))) + λ_L2·‖w − w₀‖² with Adam
 // (lr 0.1, 5% ramp-up, cosine ramp-down over the last 25%). StyleCLIP: 300 steps, λ_L2 0.008.
 // By default a directional term (StyleGAN-NADA's directional CLIP loss) is added; see

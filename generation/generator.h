@@ -1,4 +1,4 @@
-// StyleGAN2 generator in plain LibTorch ops (DESIGN.md §7): mapping network Z -> W, synthesis
+// StyleGAN2 generator in plain LibTorch ops (docs/design.md §7): mapping network Z -> W, synthesis
 // network with modulated + demodulated convolutions, per-layer noise, skip toRGB outputs and FIR
 // [1,3,3,1] up-sampling, equalised learning rate, truncation around a tracked `w_avg`, style
 // mixing, and the four latent spaces Z, W, W+ and StyleSpace S.

@@ -1,4 +1,4 @@
-// The attribute oracle (DESIGN.md §7): a small supervised CNN that reads the primary object's
+// The attribute oracle (docs/design.md §7): a small supervised CNN that reads the primary object's
 // attributes (SynthVid: class, colour, texture, size) from an image. It only *scores* edits and
 // super-resolution results; nothing is ever trained or steered through it.
 //

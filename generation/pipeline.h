@@ -1,6 +1,6 @@
 // The Pipeline API: load the models once, then sample / invert / edit / edit_optimise /
 // super_resolve, with progress callbacks and cancellation. Shared by hdvila-generate and the
-// studio (DESIGN.md §7).
+// studio (docs/design.md §7).
 //
 // Models: the generator (required), the VL model (for anything steered by text), its global
 // direction table (for `edit`; the file beside the generator by default) and the attribute

@@ -1,5 +1,5 @@
 // Inversion: finding the latent of a given image (StyleGAN2 §5 projector, NVlabs `projector.py`;
-// DESIGN.md §7). We have no VGG/LPIPS weights offline, so the distance is pixel MSE plus
+// docs/design.md §7). We have no VGG/LPIPS weights offline, so the distance is pixel MSE plus
 // (1 − cos) of our VL image embeddings. Adam (0.9, 0.999), lr 0.1 with 5% ramp-up and 25%
 // ramp-down, latent noise 0.05·σ_w decaying over the first 75%, one W broadcast to every layer
 // (W+ optional), noise buffers optimised under the multi-scale autocorrelation regulariser (1e5).

@@ -2,7 +2,7 @@
 //
 // The pickles people have (stylegan2-ada-pytorch network pickles, rosinality/stylegan2-pytorch
 // checkpoints) are read by scripts/convert_stylegan_pkl.py under the venv's Python with an
-// allow-list unpickler (nothing from the file runs; DESIGN.md §9). It writes the generator's
+// allow-list unpickler (nothing from the file runs; docs/design.md §9). It writes the generator's
 // tensors under their names in the file, plus metadata "stylegan_source" (layout, class name,
 // NVlabs init_kwargs). This file maps that onto GeneratorConfig + the generator's NVlabs-named
 // tensors:

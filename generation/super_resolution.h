@@ -1,4 +1,4 @@
-// Text-guided super-resolution with a generator prior (PULSE, Menon et al. 2020; DESIGN.md §7):
+// Text-guided super-resolution with a generator prior (PULSE, Menon et al. 2020; docs/design.md §7):
 // search the generator's latent space for images whose down-scaled version matches the
 // low-resolution input, while a VL term pulls the details the input cannot decide toward the
 // prompt.

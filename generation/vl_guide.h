@@ -1,4 +1,4 @@
-// The steering signal of generation: text prompts and images in one joint space (DESIGN.md §7,
+// The steering signal of generation: text prompts and images in one joint space (docs/design.md §7,
 // StyleCLIP), from either our video-language model or a CLIP (models/clip_model.h).
 //
 // A prompt's embedding is averaged over a few sentence templates and renormalised (StyleCLIP

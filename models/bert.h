@@ -1,4 +1,4 @@
-// BERT: the text tower of the video-language model (DESIGN.md §4).
+// BERT: the text tower of the video-language model (docs/design.md §4).
 //
 // Reference: Hugging Face transformers `models/bert/modeling_bert.py` (`BertModel`, absolute
 // positions, no cross-attention, no cache), itself following Devlin et al. 2019 §3 and Google's

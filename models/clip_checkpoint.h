@@ -4,7 +4,7 @@
 // OpenCLIP's state-dict names ("visual.conv1.weight", "token_embedding.weight", ...), plus
 // "tokenizer.bpe_merges": the tokenizer's merges file as uint8 UTF-8 text, so that generation
 // needs nothing but this one file. info.config is the full ClipConfig. Written by
-// `hdvila-train import --clip` (models/clip_import.h). References: DESIGN.md §9.
+// `hdvila-train import --clip` (models/clip_import.h). References: docs/design.md §9.
 #pragma once
 
 #include <filesystem>

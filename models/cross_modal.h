@@ -1,4 +1,4 @@
-// HD-VILA's cross-modal pieces around the upper BERT layers (DESIGN.md §4):
+// HD-VILA's cross-modal pieces around the upper BERT layers (docs/design.md §4):
 //   VisualEmbeddings: visual tokens + learned row and column embeddings (100 each) + a type
 //                     embedding, LayerNorm, dropout — so the single-stream Transformer can tell
 //                     where a visual token sits and that it is not text;

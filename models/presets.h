@@ -1,4 +1,4 @@
-// Named VL model configurations (DESIGN.md §4): one code path, three sizes.
+// Named VL model configurations (docs/design.md §4): one code path, three sizes.
 //   hdvila-base   the paper's model: BERT-large (12 text + 12 cross-modal layers), hybrid
 //                 encoder with two ResNet-50s and a 4-block, 1024-wide space-time Transformer;
 //                 ~0.46 B parameters without the MLM head.

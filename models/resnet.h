@@ -2,7 +2,7 @@
 // maps that HD-VILA's hybrid video encoder consumes.
 //
 // Reference: torchvision/models/resnet.py (`ResNet`, `Bottleneck`, `resnet50`); HD-VILA hybrid
-// video encoder (DESIGN.md §4): the HR path runs the full network on the keyframe and uses C4
+// video encoder (docs/design.md §4): the HR path runs the full network on the keyframe and uses C4
 // (after layer3, stride 16) and C5 (after layer4, stride 32); the LR path runs a second copy
 // through layer3 only (`last_stage = 3`), so layer4 is never built and needs no weights.
 // Module and parameter names equal torchvision's state-dict keys ("layer3.0.downsample.1.

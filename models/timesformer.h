@@ -2,7 +2,7 @@
 //
 // Reference: Bertasius et al., "Is Space-Time Attention All You Need for Video Understanding?"
 // (facebookresearch/TimeSformer, timesformer/models/vit.py, Block with attention_type
-// 'divided_space_time'), configured per DESIGN.md §4: pre-LayerNorm (eps 1e-6), qkv bias, no CLS
+// 'divided_space_time'), configured per docs/design.md §4: pre-LayerNorm (eps 1e-6), qkv bias, no CLS
 // token, temporal attention -> temporal_fc -> spatial attention -> MLP (ratio 4), drop-path.
 // Submodule names follow TimeSformer's so its weights map by name.
 #pragma once

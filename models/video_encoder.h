@@ -1,4 +1,4 @@
-// HD-VILA's hybrid high-resolution video encoder (DESIGN.md §4; microsoft/XPretrain hd-vila).
+// HD-VILA's hybrid high-resolution video encoder (docs/design.md §4; microsoft/XPretrain hd-vila).
 //
 // One segment = a high-resolution keyframe plus T-1 low-resolution neighbours (T = 7).
 //   HR path:      ResNet-50 on the keyframe -> C5 -> 1x1 conv to `hidden` (no bias) -> MaxPool 2x2

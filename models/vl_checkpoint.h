@@ -5,7 +5,7 @@
 // buffer (BatchNorm running statistics, num_batches_tracked) under its module name
 // ("bert.encoder.layer.3.attention.self.query.weight", "video.hr_backbone.bn1.running_var"), with
 // the model's full VLConfig as info.config, so a checkpoint rebuilds its own model.
-// References: DESIGN.md §4 (towers, HF/torchvision names) and §9 (validated safetensors, kinds).
+// References: docs/design.md §4 (towers, HF/torchvision names) and §9 (validated safetensors, kinds).
 #pragma once
 
 #include <torch/nn/module.h>

@@ -1,5 +1,5 @@
 // The video-language model: HD-VILA's hybrid video encoder, a BERT text encoder and the
-// single-stream cross-modal Transformer, with both embeddings in one joint space (DESIGN.md §4).
+// single-stream cross-modal Transformer, with both embeddings in one joint space (docs/design.md §4).
 //
 //   text:  BERT layers [0, text_layers) -> masked mean-pool -> pooler (dense + tanh) -> text_proj
 //          -> L2-normalise.

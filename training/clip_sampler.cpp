@@ -1,4 +1,4 @@
-// The HD-VILA clip sampler (see clip_sampler.h; DESIGN.md §4; microsoft/XPretrain
+// The HD-VILA clip sampler (see clip_sampler.h; docs/design.md §4; microsoft/XPretrain
 // hd-vila/src/datasets/dataset_pretrain.py load_video + process_img_array).
 #include "training/clip_sampler.h"
 

@@ -1,5 +1,5 @@
 // The HD-VILA clip sampler: which frames of a clip the model sees, and at what resolution
-// (DESIGN.md §4 "Sampling").
+// (docs/design.md §4 "Sampling").
 //
 // Reference: microsoft/XPretrain hd-vila/src/datasets/dataset_pretrain.py (load_video,
 // process_img_array). A clip gives S segments of T frames, `sample_rate` source frames apart (the

@@ -12,7 +12,7 @@
 //                  --resnet (models/hdvila_import.h); the preset then defaults to hdvila-base and the
 //                  HR reference is resized "nearest", as the released code does;
 // and writes a "vl-model" checkpoint (atomically). pytorch_model.bin / .pth / .pt files are
-// rewritten as safetensors by the venv's Python first (C++ never unpickles; DESIGN.md §9).
+// rewritten as safetensors by the venv's Python first (C++ never unpickles; docs/design.md §9).
 //
 // Or, with --stylegan-pkl FILE.pkl (a stylegan2-ada-pytorch network pickle) or --stylegan-rosinality
 // FILE.pt (rosinality/stylegan2-pytorch), a "generator" checkpoint of that StyleGAN2's G_ema:

@@ -1,4 +1,4 @@
-// Pre-training subcommands of hdvila-train (DESIGN.md §5, docs/training.md):
+// Pre-training subcommands of hdvila-train (docs/design.md §5, docs/training.md):
 //   pretrain --data DIR --out RUN ...   stage-1 contrastive or stage-2 MLM pre-training, one process
 //                                       or many (torchrun / srun), resumable
 //   eval --model CKPT --data DIR ...    zero-shot text<->video retrieval R@1/5/10, median/mean rank

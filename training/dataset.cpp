@@ -1,4 +1,4 @@
-// Dataset readers: HD-VILA-100M JSONL, WebVid CSV, MSR-VTT JSON (see dataset.h; DESIGN.md §5).
+// Dataset readers: HD-VILA-100M JSONL, WebVid CSV, MSR-VTT JSON (see dataset.h; docs/design.md §5).
 //
 // References for the layouts: microsoft/XPretrain hd-vila (HD-VILA-100M metadata, clip ids
 // "<video_id>.<k>.mp4", pre-cut clips at <video_id>/<clip_id>), the WebVid-10M CSVs

@@ -1,4 +1,4 @@
-// Video-text dataset readers: the metadata formats users have (DESIGN.md §5 "Data formats") read
+// Video-text dataset readers: the metadata formats users have (docs/design.md §5 "Data formats") read
 // into one list of clips, each a video file (or a time span of one) with its captions.
 //
 //   hdvila  HD-VILA-100M: metadata JSONL (one line per source video, its clips with spans), clip

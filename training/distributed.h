@@ -1,4 +1,4 @@
-// Distributed training on LibTorch's c10d (DESIGN.md §5): a TCPStore rendezvous and a
+// Distributed training on LibTorch's c10d (docs/design.md §5): a TCPStore rendezvous and a
 // ProcessGroupGloo (CPU) or ProcessGroupNCCL (GPU), initialised from the torchrun environment
 // (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT) or Slurm's (SLURM_PROCID,
 // SLURM_NTASKS, SLURM_LOCALID; MASTER_ADDR/MASTER_PORT still name the rendezvous). World size 1

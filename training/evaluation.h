@@ -1,4 +1,4 @@
-// Zero-shot retrieval evaluation (DESIGN.md §5): text→video and video→text R@1/5/10, median and
+// Zero-shot retrieval evaluation (docs/design.md §5): text→video and video→text R@1/5/10, median and
 // mean rank (1-based), over every caption of every clip; on SynthVid also per attribute group —
 // for each text→video query, does the top-ranked clip share the query clip's class, colour,
 // texture, size, motion, background? — with the chance level of each group, and the attribute

@@ -1,4 +1,4 @@
-// StyleGAN2's GAN objectives (DESIGN.md §7): the non-saturating logistic loss for G and D, the R1
+// StyleGAN2's GAN objectives (docs/design.md §7): the non-saturating logistic loss for G and D, the R1
 // gradient penalty on real images, path-length regularisation of G, style-mixing cut-offs, the
 // lazy-regularisation correction of Adam's settings, and the G EMA.
 //

@@ -1,4 +1,4 @@
-// `hdvila-train gan`: StyleGAN2 training (DESIGN.md §7), the loop of NVlabs stylegan2-ada-pytorch
+// `hdvila-train gan`: StyleGAN2 training (docs/design.md §7), the loop of NVlabs stylegan2-ada-pytorch
 // `training/training_loop.py` without ADA, on one process.
 //
 // Each step (one minibatch) runs the phases in NVlabs' order, each with its own fresh latents:

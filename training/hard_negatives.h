@@ -1,4 +1,4 @@
-// Hard negatives for contrastive pre-training on SynthVid (issue 24; DESIGN.md §10; NegCLIP,
+// Hard negatives for contrastive pre-training on SynthVid (issue 24; docs/design.md §10; NegCLIP,
 // Yuksekgonul et al. ICLR 2023, arXiv 2210.01936):
 //   - captions: each clip's caption with exactly one attribute of its primary object swapped
 //     (texture, motion, class or size), everything else left as written, which join that clip's

@@ -1,4 +1,4 @@
-// The prefetching, deterministic, resumable clip loader (see loader.h; DESIGN.md §5).
+// The prefetching, deterministic, resumable clip loader (see loader.h; docs/design.md §5).
 //
 // Worker threads claim stream positions in order (at most `window_` ahead of the consumer), sample
 // them and park the results in a map; next() takes them back in position order. Per-clip failures

@@ -1,5 +1,5 @@
 // The pre-training data loader: batches of sampled clips with tokenised captions, prefetched by
-// worker threads, deterministic and resumable (DESIGN.md §5 "Distributed", "Checkpoints").
+// worker threads, deterministic and resumable (docs/design.md §5 "Distributed", "Checkpoints").
 //
 // The stream of one rank is a sequence of positions. In training it is endless: epoch e's order
 // (epoch_order: PyTorch DistributedSampler semantics, shuffled by (seed, e)), then epoch e+1's, ...

@@ -1,4 +1,4 @@
-// Pre-training objectives (see objectives.h; DESIGN.md §5).
+// Pre-training objectives (see objectives.h; docs/design.md §5).
 #include "training/objectives.h"
 
 #include <torch/torch.h>

@@ -1,4 +1,4 @@
-// Pre-training objectives (DESIGN.md §5):
+// Pre-training objectives (docs/design.md §5):
 //   stage 1, CLIP/HD-VILA mode: symmetric InfoNCE 0.5·(CE(t→v) + CE(v→t)) over features
 //            all-gathered across ranks, τ fixed (HD-VILA 0.05) or learnable (CLIP: logit scale
 //            initialised at ln(1/0.07), clamped at ln 100);

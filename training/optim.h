@@ -1,4 +1,4 @@
-// Optimisation for pre-training (DESIGN.md §5, HD-VILA's settings): AdamW β = (0.9, 0.98), weight
+// Optimisation for pre-training (docs/design.md §5, HD-VILA's settings): AdamW β = (0.9, 0.98), weight
 // decay 1e-3 except on biases and normalisation weights, 10% linear warm-up then linear (or cosine)
 // decay, grad-norm clipping at 5. Parameter groups: decayed / not decayed, and the video tower
 // (which may start from scratch) at its own learning rate.

@@ -1,5 +1,5 @@
 // SynthVid: the synthetic captioned-video dataset every part of hdvila can train and test on
-// offline (DESIGN.md §6), written in the HD-VILA-100M layout so the real-data readers serve it.
+// offline (docs/design.md §6), written in the HD-VILA-100M layout so the real-data readers serve it.
 //
 // A clip shows 1-2 objects on one of 15 scene backgrounds. Objects are real Fashion-MNIST garments
 // (train images for the train/val splits, t10k images for test/compositional, so test garments are

@@ -1,4 +1,4 @@
-// The pre-training loop (see trainer.h; DESIGN.md §5).
+// The pre-training loop (see trainer.h; docs/design.md §5).
 #include "training/trainer.h"
 
 #include <torch/torch.h>

@@ -1,4 +1,4 @@
-// `hdvila-train pretrain`: the pre-training loop of DESIGN.md §5 (nanoGPT's train.py and
+// `hdvila-train pretrain`: the pre-training loop of docs/design.md §5 (nanoGPT's train.py and
 // StyleGAN3's training_loop.py are the shape of it).
 //
 //   stage "contrastive": CLIP/HD-VILA InfoNCE over all-gathered features, or WenLan CMCL with

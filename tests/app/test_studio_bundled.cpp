@@ -1,7 +1,7 @@
 // hdvila-studio with the bundled default models (assets/models/, label gui): started with no
 // model flags it loads all four, and a colour edit made through its panels (open a sample frame,
 // Invert, type "a <colour> <class>", Optimise) is read by the attribute oracle as the colour the
-// prompt asks for. The oracle is the bundled one, used only to score (DESIGN.md §7). Latent
+// prompt asks for. The oracle is the bundled one, used only to score (docs/design.md §7). Latent
 // optimisation is the edit that reaches the colour with these models; global directions do not
 // yet, and optimisation reaches the exact colour only on some frames (assets/models/README.md).
 #include <torch/torch.h>

@@ -1,4 +1,4 @@
-// Hybrid video encoder: every intermediate shape of DESIGN.md §4 on a tiny configuration, the
+// Hybrid video encoder: every intermediate shape of docs/design.md §4 on a tiny configuration, the
 // variants, shape checks with errors naming the tensor, and the TimeSformer block's details.
 #include <torch/torch.h>
 

@@ -38,7 +38,7 @@ TEST(VLModel, BaseHasThePapersParameterCount) {
   VLModel base(vl_preset("hdvila-base"));
   const double without_mlm = double(total_parameters(*base, false));
   const double with_mlm = double(total_parameters(*base, true));
-  EXPECT_NEAR(without_mlm / 0.46e9, 1.0, 0.02) << without_mlm;  // DESIGN.md §4: ~0.46 B
+  EXPECT_NEAR(without_mlm / 0.46e9, 1.0, 0.02) << without_mlm;  // docs/design.md §4: ~0.46 B
   EXPECT_NEAR(with_mlm / 0.49e9, 1.0, 0.02) << with_mlm;
   std::map<std::string, int64_t> counts;
   for (const auto& [component, count] : component_parameter_counts(*base)) counts[component] = count;
