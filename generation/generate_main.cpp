@@ -1,5 +1,5 @@
 // hdvila-generate: headless, batch text-guided generation (sample, invert, edit, edit-optimise,
-// super-resolve) from a JSONL job file or one job given by flags. See docs/generate.md.
+// super-resolve) from a JSONL job file or one job given by flags. See docs/cli/hdvila-generate.md.
 //
 // Every job line is parsed and checked before any work starts; a line that is not a valid job (bad
 // JSON, an unknown or missing field) is reported at once, recorded in results.jsonl as a failed
@@ -372,7 +372,7 @@ int main(int argc, char** argv) {
   Options options;
   CLI::App app{"hdvila-generate: text-guided image generation, editing and super-resolution, headless and in batches",
                "hdvila-generate"};
-  app.add_option("--jobs", options.jobs_file, "JSONL job file, one job per line (see docs/generate.md)");
+  app.add_option("--jobs", options.jobs_file, "JSONL job file, one job per line (see docs/cli/hdvila-generate.md)");
   app.add_option("--out", options.out_dir, "Output folder for images and results.jsonl");
   app.add_option("--vl-model", options.vl_model, "VL model or CLIP checkpoint (kind vl-model or clip; default: the bundled VL model)");
   app.add_option("--generator", options.generator, "Generator checkpoint (default: the bundled model)");

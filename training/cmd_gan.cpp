@@ -1,4 +1,4 @@
-// GAN subcommands of hdvila-train (docs/design.md §7, docs/train.md "gan"):
+// GAN subcommands of hdvila-train (docs/design.md §7, docs/cli/hdvila-train.md "GAN training"):
 //   gan --data PATH --out RUN ...         StyleGAN2 training (training/gan_trainer.h), resumable
 //   gan-fd --generator G --vl-model V ... VL-FD of a generator against real images (NOT Inception
 //                                          FID; training/frechet.h)

@@ -1,5 +1,5 @@
 // hdvila-train oracle: trains the attribute oracle (generation/oracle.h) on SynthVid keyframes and
-// reports its held-out top-1 accuracy per attribute (docs/train.md "Attribute oracle").
+// reports its held-out top-1 accuracy per attribute (docs/cli/hdvila-train.md "Attribute oracle").
 //
 //   hdvila-train oracle --data SYNTHVID_DIR --out oracle.safetensors [--split train] [--val-split val]
 //                       [--resolution 64] [--epochs N] [--batch 64] [--lr 1e-3] [--frames-per-clip 4] ...

@@ -1,5 +1,5 @@
 // hdvila-train: the headless tool for data, training and model files. Subcommands are registered
-// by training/cmd_*.cpp; see docs/train.md.
+// by training/cmd_*.cpp; see docs/cli/hdvila-train.md.
 #include <fmt/format.h>
 
 #include "core/cli.h"
