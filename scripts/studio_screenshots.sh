@@ -55,7 +55,7 @@ studio start '[{"action": "open", "path": "'$work/corrupt.png'"},
   {"action": "expect_error", "contains": "cannot decode image"},
   {"action": "screenshot", "path": "'$images/studio-start.png'"}]'
 
-# The README's picture: the demo's contact sheet (make demo) when it is there.
+# docs/results.md's studio picture, with the demo's contact sheet (make demo) when it is there.
 if [[ -f $build/demo/frames/contact_sheet.png ]]; then
   HDV_ASSETS=$work/empty-assets xvfb-run -a -s "-screen 0 1600x1200x24" "$bin/hdvila-studio" \
     --image "$build/demo/frames/contact_sheet.png" --screenshot "$images/studio-demo.png" \
