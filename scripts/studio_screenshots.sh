@@ -56,9 +56,9 @@ studio start '[{"action": "open", "path": "'$work/corrupt.png'"},
   {"action": "screenshot", "path": "'$images/studio-start.png'"}]'
 
 # docs/results.md's studio picture, with the demo's contact sheet (make demo) when it is there.
-if [[ -f $build/demo/frames/contact_sheet.png ]]; then
+if [[ -f $build/demo/contact_sheet.png ]]; then
   HDV_ASSETS=$work/empty-assets xvfb-run -a -s "-screen 0 1600x1200x24" "$bin/hdvila-studio" \
-    --image "$build/demo/frames/contact_sheet.png" --screenshot "$images/studio-demo.png" \
+    --image "$build/demo/contact_sheet.png" --screenshot "$images/studio-demo.png" \
     --width 1100 --height 640 --frames 4 --quiet
 fi
 echo "screenshots in $images"
