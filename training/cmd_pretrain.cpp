@@ -22,6 +22,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/progress.h"
+#include "generation/vl_guide.h"
 #include "models/bert_import.h"
 #include "models/tokenizer.h"
 #include "models/vl_checkpoint.h"
@@ -264,7 +265,7 @@ ClipSamplerConfig trained_sampler(const fs::path& model_path, const std::string&
 void add_model_run_options(CLI::App* sub, ModelRunOptions& run) {
   sub->add_option("--model", run.model, "vl-model checkpoint, or a pretrain run folder (its model.safetensors)")
       ->required();
-  sub->add_option("--vocab", run.vocab, "WordPiece vocab.txt (default: all-MiniLM-L6-v2's, found with --python)");
+  sub->add_option("--vocab", run.vocab, "WordPiece vocab.txt (default: the vocab.txt beside the model, else all-MiniLM-L6-v2's, found with --python)");
   sub->add_option("--python", run.python, "The venv's Python, to locate the default vocabulary")->capture_default_str();
   sub->add_option("--batch-size", run.batch_size, "Clips per batch")->check(core::positive_integer())->capture_default_str();
   sub->add_option("--workers", run.workers, "Data-loading threads")->check(core::positive_integer())->capture_default_str();
@@ -294,7 +295,15 @@ ModelRun load_model_run(const ModelRunOptions& options, const c10::Device& devic
   sampler.frames = model->config().video.frames;
   if (!options.resolution.empty()) sampler.resolution = options.resolution;
   sampler.validate();
-  return {path, model, sampler, models::Tokenizer(resolve_vocab(options.vocab, options.python))};
+  // Like the guides: --vocab, else the vocab.txt beside the model (a run folder's), else MiniLM's.
+  const fs::path vocab = options.vocab.empty() ? gen::vocab_for_model(path, options.python) : fs::path(options.vocab);
+  models::Tokenizer tokenizer(vocab);
+  if (tokenizer.vocab_size() != model->config().text.vocab_size) {
+    throw core::FormatError(fmt::format("vocabulary {}: {} tokens, but the text tower of {} has a vocabulary of {}{}",
+                                        vocab.string(), tokenizer.vocab_size(), path.string(),
+                                        model->config().text.vocab_size, options.vocab.empty() ? "; pass --vocab FILE" : ""));
+  }
+  return {path, model, sampler, std::move(tokenizer)};
 }
 
 void print_report(const RetrievalReport& report) {

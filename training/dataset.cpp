@@ -737,8 +737,8 @@ std::vector<std::string> unknown_token_warnings(const std::vector<UnknownTokenSh
     if (share.tokens == 0 || share.share() <= threshold) continue;
     warnings.push_back(fmt::format(
         "{}: {:.0f}% of the word pieces are [UNK] with this vocabulary (e.g. \"{}\" -> {} of {}): the text tower "
-        "cannot read these captions; use a vocabulary that covers their script, or leave the field out of "
-        "--text-field",
+        "cannot read these captions; use a vocabulary that covers their script (hdvila-train vocab-extend adds "
+        "the missing characters to a model and its vocab.txt), or leave the field out of --text-field",
         share.field, 100.0 * share.share(), share.example, share.example_unknown, share.example_tokens));
   }
   return warnings;

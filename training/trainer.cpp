@@ -108,7 +108,10 @@ void set_batch_norm_eval(torch::nn::Module& module) {
   }
 }
 
-// Copies every tensor of a vl-model checkpoint whose name and shape match the model.
+constexpr const char* kWordEmbeddings = "bert.embeddings.word_embeddings.weight";
+
+// Copies every tensor of a vl-model checkpoint whose name and shape match the model; the word
+// embeddings must match (the vocabulary sized them).
 void initialise_from(models::VLModelImpl& model, const fs::path& path) {
   core::Checkpoint checkpoint = core::Checkpoint::load(path, models::kVLModelKind);
   torch::NoGradGuard no_grad;
@@ -118,6 +121,13 @@ void initialise_from(models::VLModelImpl& model, const fs::path& path) {
     ++total;
     if (!checkpoint.file().contains(name)) return;
     at::Tensor source = checkpoint.tensor(name);
+    if (name == kWordEmbeddings && source.sizes() != target.sizes()) {
+      // Fresh word embeddings would silently unlearn the text tower: a vocabulary mix-up.
+      throw core::FormatError(fmt::format(
+          "--init {}: {} has {} rows, but --vocab has {} tokens; pass the vocab.txt the init model was made with "
+          "(vocab-extend writes one; a pretrain run folder keeps its own)",
+          path.string(), name, source.size(0), target.size(0)));
+    }
     if (source.sizes() != target.sizes()) {
       mismatched.push_back(name);
       return;
@@ -283,6 +293,13 @@ void Trainer::setup_model() {
   if (!config_.video_mode.empty()) vl_config_.video.mode = config_.video_mode;
   vl_config_.vtm_head = config_.video_text_matching;
   vl_config_.segments = config_.sampler.segments;
+  // The vocabulary decides the rows of the word embeddings and the MLM decoder: one grown by
+  // vocab-extend, or another one altogether.
+  if (tokenizer_->vocab_size() != vl_config_.text.vocab_size) {
+    core::log_info("text.vocab_size {} -> {}: the tokens of --vocab {} (the {} preset has {})", vl_config_.text.vocab_size,
+                   tokenizer_->vocab_size(), run_.vocab.string(), config_.preset, vl_config_.text.vocab_size);
+    vl_config_.text.vocab_size = tokenizer_->vocab_size();
+  }
   if (config_.sampler.frames != vl_config_.video.frames) {
     throw core::ConfigError(fmt::format("sampler.frames={} but the {} video tower takes {} frames per segment",
                                         config_.sampler.frames, config_.preset, vl_config_.video.frames));
@@ -637,11 +654,6 @@ PretrainResult Trainer::run() {
   }
   resolve_hard_negatives();
   setup_model();
-  if (tokenizer_->vocab_size() != vl_config_.text.vocab_size) {
-    throw core::ConfigError(fmt::format("--vocab {}: {} tokens, but the {} text tower has a vocabulary of {}",
-                                        run_.vocab.string(), tokenizer_->vocab_size(), config_.preset,
-                                        vl_config_.text.vocab_size));
-  }
   setup_resume();
 
   loader_ = std::make_unique<ClipLoader>(*dataset_, ClipSampler(config_.sampler), *tokenizer_, vl_config_.max_text_len,
@@ -656,6 +668,10 @@ PretrainResult Trainer::run() {
                         {"world_size", dist_->world_size()},
                         {"device", core::describe_device(device_)}};
     core::write_json_file(run_.out / "config.json", resolved);
+    // The vocabulary beside model.safetensors: eval, directions and the guides find it there.
+    if (fs::absolute(run_.vocab) != fs::absolute(run_.out / "vocab.txt")) {
+      core::write_file_atomic(run_.out / "vocab.txt", core::read_file(run_.vocab));
+    }
     if (!resume_path_.empty()) {
       truncate_metrics(run_.out / "metrics.jsonl", start_step_);
     } else {

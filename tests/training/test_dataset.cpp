@@ -463,7 +463,8 @@ TEST(UnknownTokens, SharePerFieldAndTheWarningNameTheFieldAndAnExample) {
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_EQ(warnings[0],
             "text_zh: 67% of the word pieces are [UNK] with this vocabulary (e.g. \"红色的裙子\" -> 4 of 5): the text "
-            "tower cannot read these captions; use a vocabulary that covers their script, or leave the field out of "
+            "tower cannot read these captions; use a vocabulary that covers their script (hdvila-train vocab-extend "
+            "adds the missing characters to a model and its vocab.txt), or leave the field out of "
             "--text-field");
   // Without one caption per field the share is over all captions; below the threshold, no warning.
   dataset.clips[1].texts.push_back("a dress");

