@@ -152,6 +152,13 @@ void add_gan(CLI::App& app, core::CommonOptions& common, Commands& commands) {
   field("--mapping-layers", f.mapping_layers, "Mapping-network depth of G and of D's label mapping (0 = the preset's)",
         [&f](GanConfig& c) { c.mapping_layers = f.mapping_layers; })
       ->check(core::non_negative_integer());
+  field("--guide-classifier", f.guide_classifier,
+        "Conditional runs: a frozen attribute classifier (hdvila-train oracle, trained apart from the one that "
+        "evaluates the generator) whose cross-entropy on G's images against the requested labels joins G's loss",
+        [&f](GanConfig& c) { c.guide_classifier = f.guide_classifier; });
+  field("--guide-weight", f.guide_weight, "Weight of the guide classifier's cross-entropy",
+        [&f](GanConfig& c) { c.guide_weight = f.guide_weight; })
+      ->check(core::positive_number());
   field("--d-warmup", f.d_warmup, "First steps that train only D (G frozen); for a fresh D beside --init-generator",
         [&f](GanConfig& c) { c.d_warmup = f.d_warmup; })
       ->check(core::non_negative_integer());

@@ -33,10 +33,12 @@
 #include "generation/generator.h"
 #include "generation/generator_checkpoint.h"
 #include "generation/labels.h"
+#include "generation/oracle.h"
 #include "models/module_state.h"
 #include "models/vl_checkpoint.h"
 #include "models/vl_model.h"
 #include "training/frechet.h"
+#include "training/gan_guide.h"
 #include "training/gan_losses.h"
 #include "training/optim.h"
 #include "training/run_folder.h"
@@ -78,6 +80,11 @@ void GanConfig::validate() const {
   if (!(max_minutes >= 0)) fail(fmt::format("max_minutes={} must be >= 0", max_minutes));
   if (d_warmup < 0) fail(fmt::format("d_warmup={} must be >= 0", d_warmup));
   if (precision != "fp32" && precision != "bf16") fail(fmt::format("precision={} must be fp32 or bf16", precision));
+  if (!guide_classifier.empty() && labels.empty()) {
+    fail("guide_classifier needs a conditional generator: its loss compares what G draws with the requested labels "
+         "(give labels, --condition)");
+  }
+  if (!(guide_weight > 0)) fail(fmt::format("guide_weight={} must be > 0", guide_weight));
   if (mapping_layers < 0) fail(fmt::format("mapping_layers={} must be >= 0 (0 = the preset's)", mapping_layers));
   std::set<std::string> seen;
   for (const auto& name : labels) {
@@ -154,7 +161,7 @@ void set_cpu_rng_state(const at::Tensor& state) {
 bool may_change_on_resume(const std::string& key) {
   static const std::set<std::string> keys = {"steps", "log_every", "sample_every", "sample_count", "checkpoint_every",
                                              "keep_checkpoints", "fd_every", "fd_samples", "fd_image_size",
-                                             "max_minutes"};
+                                             "max_minutes", "guide_classifier", "guide_weight"};
   return keys.count(key) > 0;
 }
 
@@ -201,6 +208,8 @@ class GanTrainer {
   at::Tensor generated_labels(int64_t batch);
   void load_images_and_labels();
   void load_init_generator();
+  // Loads guide_classifier and maps each label attribute it reads onto its head.
+  void load_guide();
   // -> (real images [B, 3, R, R], their labels [B, c_dim] or undefined)
   std::pair<at::Tensor, at::Tensor> real_batch(int64_t step);
   void train_step(int64_t step);
@@ -224,6 +233,9 @@ class GanTrainer {
   at::Tensor pl_mean_;
   models::VLModel vl_model_{nullptr};
   at::Tensor fd_real_;
+  gen::AttributeOracle guide_{nullptr};  // guide_classifier, frozen, and the attributes it reads
+  std::vector<GuidedAttribute> guided_;
+  double tick_guide_ = 0, last_guide_ = 0;
   int64_t start_step_ = 0;
   double elapsed_before_ = 0;
   fs::path resume_path_;
@@ -267,6 +279,7 @@ void GanTrainer::setup() {
   d_->to(device_);
   g_ema_->to(device_);
   if (!config_.init_generator.empty()) load_init_generator();
+  if (!config_.guide_classifier.empty()) load_guide();
   update_ema(*g_ema_, *g_, 0.0);  // G_ema starts as a copy
   set_requires_grad(*g_ema_, false);
   pl_mean_ = torch::zeros({}, torch::TensorOptions().device(device_));
@@ -305,6 +318,20 @@ void GanTrainer::load_init_generator() {
   core::NamedTensors from = gen::generator_tensors(*source), to = gen::generator_tensors(*g_);
   for (size_t i = 0; i < to.size(); ++i) to[i].second.copy_(from[i].second.to(to[i].second.device()));
   core::log_info("init: G and G_ema start from {}", path.string());
+}
+
+void GanTrainer::load_guide() {
+  const std::string& path = config_.guide_classifier;
+  guide_ = gen::load_oracle(path);
+  guide_->eval();
+  set_requires_grad(*guide_, false);
+  guide_->to(device_);
+  std::vector<std::string> unread;
+  guided_ = match_guide_heads(vocabulary_, guide_->config(), path, &unread);
+  std::vector<std::string> read;
+  for (const GuidedAttribute& attribute : guided_) read.push_back(attribute.name);
+  core::log_info("guide: {} reads {} of G's images (weight {}){}", path, fmt::join(read, ", "), config_.guide_weight,
+                 unread.empty() ? "" : fmt::format("; it has no head for {}", fmt::join(unread, ", ")));
 }
 
 void GanTrainer::setup_resume() {
@@ -436,8 +463,13 @@ void GanTrainer::train_step(int64_t step) {
     const at::Tensor c = generated_labels(b);
     auto [images, ws] = run_generator(b, /*update_w_avg=*/true, c);
     at::Tensor loss = generator_logistic_loss(discriminate(images, c));
-    loss.backward();
     last_g_ = loss.item<double>();
+    if (guide_) {
+      const at::Tensor guide_loss = guide_cross_entropy(guide_->forward(images), c, guided_);
+      last_guide_ = guide_loss.item<double>();
+      loss = loss + guide_loss * config_.guide_weight;
+    }
+    loss.backward();
     clean_gradients(g_opt_->tensors());
     g_opt_->step(step);
   }
@@ -491,6 +523,7 @@ void GanTrainer::train_step(int64_t step) {
   if (train_g) update_ema(*g_ema_, *g_, ema_beta(b, config_.ema_kimg, config_.ema_rampup, step * b));
   tick_g_ += last_g_;
   tick_d_ += last_d_;
+  tick_guide_ += last_guide_;
 }
 
 void GanTrainer::write_samples(int64_t step) {
@@ -572,9 +605,11 @@ void GanTrainer::log_tick(int64_t step, double seconds, int64_t steps_in_tick) {
   const double eta = total / double(std::max<int64_t>(step - start_step_, 1)) * double(config_.steps - step);
   const double loss_g = tick_g_ / double(steps_in_tick), loss_d = tick_d_ / double(steps_in_tick);
   if (isatty(STDERR_FILENO)) std::fputs("\r\033[K", stderr);
-  core::log_info("step {:>{}}/{} | kimg {:.2f} | loss_G {:.4f} | loss_D {:.4f} | r1 {:.4f} | {:.1f} img/s | eta {}",
+  const double loss_guide = tick_guide_ / double(steps_in_tick);
+  core::log_info("step {:>{}}/{} | kimg {:.2f} | loss_G {:.4f} | loss_D {:.4f} | r1 {:.4f}{} | {:.1f} img/s | eta {}",
                  step, int(std::to_string(config_.steps).size()), config_.steps,
-                 double(step * config_.batch) / 1000.0, loss_g, loss_d, last_r1_, images_per_second,
+                 double(step * config_.batch) / 1000.0, loss_g, loss_d, last_r1_,
+                 guide_ ? fmt::format(" | guide {:.4f}", loss_guide) : "", images_per_second,
                  core::ConsoleProgress::format_duration(eta));
   core::Json record{{"step", step},
                     {"kimg", double(step * config_.batch) / 1000.0},
@@ -584,8 +619,9 @@ void GanTrainer::log_tick(int64_t step, double seconds, int64_t steps_in_tick) {
                     {"img_per_s", images_per_second},
                     {"elapsed_s", elapsed_before_ + total}};
   if (config_.pl_weight > 0) record["pl"] = last_pl_;
+  if (guide_) record["loss_guide"] = loss_guide;
   append_metrics(run_.out / "metrics.jsonl", record);
-  tick_g_ = tick_d_ = 0;
+  tick_g_ = tick_d_ = tick_guide_ = 0;
 }
 
 GanResult GanTrainer::run() {

@@ -2,7 +2,8 @@
 // `training/training_loop.py` without ADA, on one process.
 //
 // Each step (one minibatch) runs the phases in NVlabs' order, each with its own fresh latents:
-//   Gmain  non-saturating logistic loss through D (D frozen), one G Adam step;
+//   Gmain  non-saturating logistic loss through D (D frozen), plus, with a guide classifier,
+//          guide_weight · its cross-entropy against the requested labels; one G Adam step;
 //   Greg   every pl_interval steps when pl_weight > 0: path-length penalty on batch/pl_batch_shrink
 //          images, scaled by pl_interval, one G Adam step;
 //   Dmain  logistic loss on G's images (no G graph) and on a real batch, one D Adam step;
@@ -82,6 +83,10 @@ struct GanConfig {
                                     // (SynthVid: "class", "colour", "texture" of the primary object;
                                     // a folder: its labels file's keys); empty = unconditional
   int64_t mapping_layers = 0;    // mapping-network depth of G (and of D's label mapping); 0 = the preset's
+  std::string guide_classifier;  // conditional only: a frozen attribute classifier ("oracle" kind, trained
+                                 // apart from whatever evaluates the generator) whose cross-entropy on
+                                 // G's images against the requested labels joins Gmain; "" = off
+  double guide_weight = 1.0;     // weight of that cross-entropy (summed over the attributes it reads)
 
   template <class V>
   void fields(V& v) {
@@ -118,6 +123,8 @@ struct GanConfig {
     v("d_warmup", d_warmup);
     v("labels", labels);
     v("mapping_layers", mapping_layers);
+    v("guide_classifier", guide_classifier);
+    v("guide_weight", guide_weight);
   }
   // Throws core::ConfigError naming the field.
   void validate() const;

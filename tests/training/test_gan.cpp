@@ -13,9 +13,11 @@
 #include "generation/generator.h"
 #include "generation/generator_checkpoint.h"
 #include "generation/labels.h"
+#include "generation/oracle.h"
 #include "tests/core/test_support.h"
 #include "tests/training/gan_test_data.h"
 #include "training/frechet.h"
+#include "training/gan_guide.h"
 #include "training/gan_losses.h"
 #include "training/gan_trainer.h"
 
@@ -405,6 +407,94 @@ TEST(GanTrainer, ConditionalRunStoresItsVocabularyAndResumesExactly) {
               std::string::npos)
         << e.what();
   }
+}
+
+// Classifier guidance: heads matched by attribute and value name, the cross-entropy of the
+// requested values, the errors, and a run that logs it.
+gen::OracleConfig guide_config(std::vector<gen::OracleAttribute> attributes) {
+  gen::OracleConfig config;
+  config.resolution = 16;
+  config.width = 4;
+  config.stages = 2;
+  config.attributes = std::move(attributes);
+  return config;
+}
+
+const std::vector<gen::LabelAttribute> kGuideVocabulary = {
+    {"class", {"a", "b"}}, {"colour", {"blue", "green", "red"}}, {"texture", {"plain", "striped"}}};
+
+TEST(GanGuide, MatchesHeadsByAttributeAndValueName) {
+  const gen::OracleConfig guide = guide_config({{"colour", {"red", "white", "green", "blue"}}, {"class", {"b", "a", "c"}}});
+  std::vector<std::string> unread;
+  const std::vector<GuidedAttribute> guided = match_guide_heads(kGuideVocabulary, guide, "guide.safetensors", &unread);
+  ASSERT_EQ(guided.size(), 2u);
+  EXPECT_EQ(guided[0].name, "class");
+  EXPECT_EQ(guided[0].offset, 0);
+  EXPECT_EQ(guided[0].guide_index, (std::vector<int64_t>{1, 0}));
+  EXPECT_EQ(guided[1].name, "colour");
+  EXPECT_EQ(guided[1].offset, 2);
+  EXPECT_EQ(guided[1].guide_index, (std::vector<int64_t>{3, 2, 0}));
+  EXPECT_EQ(unread, (std::vector<std::string>{"texture"}));
+
+  EXPECT_EQ(test::error_text<core::ConfigError>([] {
+              match_guide_heads(kGuideVocabulary, guide_config({{"colour", {"red", "blue"}}}), "g.safetensors");
+            }),
+            "guide_classifier g.safetensors: its \"colour\" head does not read green (it reads red, blue)");
+  EXPECT_EQ(test::error_text<core::ConfigError>([] {
+              match_guide_heads(kGuideVocabulary, guide_config({{"size", {"small", "large"}}}), "g.safetensors");
+            }),
+            "guide_classifier g.safetensors: it reads none of the generator's label attributes "
+            "(class=a|b; colour=blue|green|red; texture=plain|striped); its heads: size");
+}
+
+TEST(GanGuide, CrossEntropyOfTheRequestedValues) {
+  const gen::OracleConfig guide = guide_config({{"colour", {"red", "white", "green", "blue"}}, {"class", {"b", "a", "c"}}});
+  const std::vector<GuidedAttribute> guided = match_guide_heads(kGuideVocabulary, guide, "guide.safetensors");
+  // Image 0 asks for class b, colour green, texture plain; image 1 for class a, colour red, striped.
+  const at::Tensor c = gen::one_hot_labels(kGuideVocabulary, {{1, 1, 0}, {0, 2, 1}});
+  std::map<std::string, at::Tensor> logits;
+  // colour: image 0 uniform over 4 (ln 4 whatever it asks); image 1 gives red 3/6 (asked: ln 2).
+  logits["colour"] = torch::tensor({{0.0, 0.0, 0.0, 0.0}, {std::log(3.0), 0.0, 0.0, 0.0}});
+  // class: image 0 gives b 2/4 (asked: ln 2); image 1 uniform over 3 (ln 3).
+  logits["class"] = torch::tensor({{std::log(2.0), 0.0, 0.0}, {0.0, 0.0, 0.0}});
+  const double expected = (std::log(4.0) + std::log(2.0)) / 2 + (std::log(2.0) + std::log(3.0)) / 2;
+  EXPECT_NEAR(guide_cross_entropy(logits, c, guided).item<double>(), expected, 1e-6);
+  // Asking image 1 for blue instead: its colour term becomes ln 6.
+  const at::Tensor blue = gen::one_hot_labels(kGuideVocabulary, {{1, 1, 0}, {0, 0, 1}});
+  EXPECT_NEAR(guide_cross_entropy(logits, blue, guided).item<double>(),
+              (std::log(4.0) + std::log(6.0)) / 2 + (std::log(2.0) + std::log(3.0)) / 2, 1e-6);
+}
+
+TEST(GanTrainer, GuideClassifierJoinsTheGeneratorLoss) {
+  TempDir dir;
+  LabelledImages images = labelled_squares(32);
+  torch::manual_seed(1);
+  gen::AttributeOracle guide(guide_config({{"colour", {"red", "green", "blue"}}}));
+  gen::save_oracle(dir / "guide.safetensors", *guide);
+
+  GanRun run = tiny_run(images, dir / "guided", 2);
+  run.config.labels = {"colour"};
+  run.config.mapping_layers = 2;
+  run.config.guide_classifier = (dir / "guide.safetensors").string();
+  run.config.guide_weight = 0.5;
+  train_gan(run);
+  const std::vector<core::Json> records = read_metrics(dir / "guided/metrics.jsonl");
+  ASSERT_EQ(records.size(), 2u);
+  for (const core::Json& record : records) {
+    ASSERT_TRUE(record.contains("loss_guide")) << record.dump();
+    // A random 3-way classifier: near ln 3 per image.
+    EXPECT_GT(record["loss_guide"].get<double>(), 0.5);
+    EXPECT_LT(record["loss_guide"].get<double>(), 3.0);
+  }
+  // The run's settings record the guide.
+  const core::Json config = core::read_json_file(dir / "guided/config.json");
+  EXPECT_EQ(config["run"]["guide_classifier"], (dir / "guide.safetensors").string());
+
+  GanRun unconditional = tiny_run(images, dir / "unconditional", 1);
+  unconditional.config.guide_classifier = (dir / "guide.safetensors").string();
+  EXPECT_EQ(test::error_text<core::ConfigError>([&] { train_gan(unconditional); }),
+            "guide_classifier needs a conditional generator: its loss compares what G draws with the requested labels "
+            "(give labels, --condition)");
 }
 
 TEST(GanConfig, ResolvesTheAutomaticValues) {
