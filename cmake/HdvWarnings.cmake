@@ -12,3 +12,10 @@ if(HDV_SANITIZE)
   target_compile_options(hdv_options INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer)
   target_link_options(hdv_options INTERFACE -fsanitize=address,undefined)
 endif()
+if(HDV_FUZZ)
+  # Coverage feedback for libFuzzer plus ASan + UBSan; a UB report aborts, so libFuzzer saves the
+  # input. The fuzz executables add -fsanitize=fuzzer (libFuzzer's main) when linking.
+  target_compile_options(hdv_options INTERFACE -fsanitize=fuzzer-no-link,address,undefined
+                         -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  target_link_options(hdv_options INTERFACE -fsanitize=address,undefined)
+endif()
