@@ -1,6 +1,7 @@
 // Checkpoints = safetensors + hdvila metadata (see checkpoint.h).
 #include "core/checkpoint.h"
 
+#include <climits>
 #include <map>
 
 #include <fmt/format.h>
@@ -37,6 +38,13 @@ CheckpointInfo parse_info(const SafetensorsFile& file) {
   if (!kind.is_string()) throw FormatError(fmt::format("{}: checkpoint metadata \"kind\" must be a string", source));
   if (!version.is_number_integer()) {
     throw FormatError(fmt::format("{}: checkpoint metadata \"format_version\" must be an integer", source));
+  }
+  // Checked before narrowing to int: 4294967297 must not wrap to version 1.
+  const bool version_fits = version.is_number_unsigned() ? version.get<uint64_t>() <= uint64_t(INT_MAX)
+                                                         : version.get<int64_t>() >= INT_MIN && version.get<int64_t>() <= INT_MAX;
+  if (!version_fits) {
+    throw FormatError(fmt::format("{}: checkpoint format version {} is not supported (this build reads 1..{})", source,
+                                  version.dump(), kCheckpointFormatVersion));
   }
   info.kind = kind.get<std::string>();
   info.format_version = version.get<int>();

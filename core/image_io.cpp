@@ -43,12 +43,22 @@ at::Tensor decode_image(const void* data, size_t size, const std::string& source
   check_channels(channels, source);
   if (size > size_t(INT32_MAX)) throw FormatError(fmt::format("{}: image file too large ({} bytes)", source, size));
   int width = 0, height = 0, found = 0;
+  if (stbi_info_from_memory(static_cast<const stbi_uc*>(data), static_cast<int>(size), &width, &height, &found) != 0 &&
+      int64_t(width) * height > kMaxImagePixels) {
+    throw FormatError(fmt::format("{}: image of {} x {} pixels exceeds the limit of {} pixels (4096 x 4096)", source,
+                                  width, height, kMaxImagePixels));
+  }
   stbi_uc* pixels = stbi_load_from_memory(static_cast<const stbi_uc*>(data), static_cast<int>(size), &width,
                                           &height, &found, channels);
   if (pixels == nullptr) {
     const char* reason = stbi_failure_reason();
     throw FormatError(fmt::format("{}: cannot decode image ({}); expected PNG, JPEG or BMP", source,
                                   reason != nullptr ? reason : "unknown reason"));
+  }
+  if (int64_t(width) * height > kMaxImagePixels) {  // a format stbi_info cannot size up front
+    stbi_image_free(pixels);
+    throw FormatError(fmt::format("{}: image of {} x {} pixels exceeds the limit of {} pixels (4096 x 4096)", source,
+                                  width, height, kMaxImagePixels));
   }
   at::Tensor hwc = torch::from_blob(pixels, {height, width, channels}, torch::kUInt8).clone();
   stbi_image_free(pixels);

@@ -6,12 +6,18 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <cstdint>
 #include <filesystem>
+#include <string>
 
 namespace hdv::core {
 
+// Images with more pixels are refused before decoding: a header of a few bytes can claim 65535 x
+// 65535 pixels, which would take gigabytes as float tensors. 4096 x 4096 is far above any model's size.
+constexpr int64_t kMaxImagePixels = int64_t(4096) * 4096;
+
 // channels: 1 (grey), 3 (RGB) or 4 (RGBA); the file is converted as needed. Throws IoError for a
-// missing file, FormatError naming the file for anything it cannot decode.
+// missing file, FormatError naming the file for anything it cannot decode or above kMaxImagePixels.
 at::Tensor load_image(const std::filesystem::path& path, int channels = 3);
 
 // Decodes an image held in memory (same formats). `source` names it in errors.

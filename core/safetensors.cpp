@@ -346,6 +346,15 @@ at::Tensor SafetensorsFile::tensor(std::string_view name) const {
     }
     shape.back() /= 2;
   }
+  // A shape with a zero dimension holds no bytes whatever its other dimensions, so the header
+  // allows [0, 2^62, 4]; LibTorch's contiguous strides of it overflow int64 and it cannot hold it.
+  int64_t stride = 1;
+  for (size_t i = shape.size(); i-- > 1;) {
+    if (__builtin_mul_overflow(stride, std::max<int64_t>(shape[i], 1), &stride)) {
+      throw Error(fmt::format("{}: tensor \"{}\": shape {} cannot be loaded: its strides overflow int64", path_.string(),
+                              name, shape_text(e.shape)));
+    }
+  }
   auto options = torch::TensorOptions().dtype(type).device(torch::kCPU);
   if (e.end == e.begin) return torch::empty(shape, options);
   char* data = static_cast<char*>(mapping_->address) + 8 + header_.header_size + e.begin;

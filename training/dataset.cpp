@@ -91,6 +91,12 @@ core::Json parse_jsonl_line(std::string_view line, const std::string& where) {
     auto colon = what.find(": ", what.find("parse error"));
     std::string reason = colon == std::string::npos ? what : what.substr(colon + 2);
     throw core::FormatError(fmt::format("{}: invalid JSON at column {}: {}", where, e.byte, reason));
+  } catch (const nlohmann::json::exception& e) {
+    // Well-formed text the parser still refuses, such as a number beyond double (1e400).
+    const std::string what = e.what();
+    const auto bracket = what.find("] ");
+    throw core::FormatError(
+        fmt::format("{}: invalid JSON: {}", where, bracket == std::string::npos ? what : what.substr(bracket + 2)));
   }
 }
 

@@ -237,6 +237,11 @@ std::vector<Item> synthvid_items(const ImageSourceOptions& options) {
       labels = core::Json::parse(line);
     } catch (const nlohmann::json::parse_error& e) {
       throw core::FormatError(fmt::format("{}: invalid JSON at column {}", where, e.byte));
+    } catch (const nlohmann::json::exception& e) {  // well-formed but refused, such as 1e400
+      const std::string what = e.what();
+      const auto bracket = what.find("] ");
+      throw core::FormatError(
+          fmt::format("{}: invalid JSON: {}", where, bracket == std::string::npos ? what : what.substr(bracket + 2)));
     }
     if (!labels.is_object()) {
       throw core::FormatError(fmt::format("{}: expected a JSON object, got {}", where, core::describe_json_value(labels)));

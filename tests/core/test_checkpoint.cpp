@@ -6,6 +6,7 @@
 #include "core/checkpoint.h"
 #include "core/error.h"
 #include "test_support.h"
+#include "tests/test_paths.h"
 
 namespace hdv::core {
 namespace {
@@ -81,6 +82,18 @@ TEST(Checkpoint, ReportsEveryTensorMismatch) {
     EXPECT_NE(message.find("missing \"missing\" [5, 5]"), std::string::npos) << message;
     EXPECT_NE(message.find("unexpected \"extra\" [1]"), std::string::npos) << message;
   }
+}
+
+// Fuzz regression (tests/fuzz/regressions/checkpoint/): format_version 4294967297 was narrowed to
+// int, wrapped to 1 and loaded as a supported version.
+TEST(Checkpoint, FormatVersionBeyondIntIsRefusedNotWrapped) {
+  TempDir dir;
+  const std::string metadata =
+      test::read_bytes(HDV_TEST_SOURCE_DIR "/fuzz/regressions/checkpoint/format-version-wraps-to-1.json");
+  write_safetensors(dir / "c.safetensors", {{"w", torch::zeros({2})}}, {{"format", "pt"}, {"hdvila", metadata}});
+  const std::string path = (dir / "c.safetensors").string();
+  EXPECT_EQ(test::error_text<FormatError>([&] { Checkpoint::load(path, ""); }),
+            path + ": checkpoint format version 4294967297 is not supported (this build reads 1..1)");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/image_io.h"
 #include "test_support.h"
+#include "tests/test_paths.h"
 
 namespace hdv::core {
 namespace {
@@ -85,6 +86,14 @@ TEST(ImageIo, SaveRejectsWrongShapesAndLeavesNoFile) {
                        "x.png: image: dim 0 got 5, expected 1, 3 or 4 channels");
   HDV_EXPECT_THROW_MSG(save_png(dir / "x.png", torch::zeros({4, 4})), Error, "expected 3 dims [C, H, W], got 2 dims");
   EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+}
+
+// Fuzz regression (tests/fuzz/regressions/image/): a 58-byte BMP whose header claims 512 x 131072
+// pixels made decode_image allocate over 2.5 GB of tensors. It is refused before decoding.
+TEST(ImageIo, RefusesImagesAboveThePixelLimitBeforeDecoding) {
+  const std::string path = HDV_TEST_SOURCE_DIR "/fuzz/regressions/image/bmp-512x131072-in-58-bytes.bmp";
+  EXPECT_EQ(test::error_text<FormatError>([&] { load_image(path); }),
+            path + ": image of 512 x 131072 pixels exceeds the limit of 16777216 pixels (4096 x 4096)");
 }
 
 }  // namespace

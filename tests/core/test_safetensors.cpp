@@ -355,5 +355,16 @@ INSTANTIATE_TEST_SUITE_P(
                       "tensor \"w\": data_offsets must be [begin, end] with non-negative integers"}),
     [](const ::testing::TestParamInfo<MalformedCase>& info) { return std::string(info.param.label); });
 
+// Fuzz regression (tests/fuzz/regressions/safetensors/): a tensor of shape [0, 2^62, 4] holds no
+// bytes, so its header is valid, but LibTorch's strides of it overflow int64: loading it threw a
+// c10::Error that named neither the file nor the tensor.
+TEST(Safetensors, ZeroElementTensorWhoseStridesOverflowIsRefusedByName) {
+  const std::string path = HDV_TEST_SOURCE_DIR "/fuzz/regressions/safetensors/zero-elements-stride-overflow.safetensors";
+  const SafetensorsFile file = SafetensorsFile::open(path);
+  ASSERT_EQ(file.entries().size(), 1u);
+  EXPECT_EQ(test::error_text<Error>([&] { file.tensor("w"); }),
+            path + ": tensor \"w\": shape [0, 4611686018427387904, 4] cannot be loaded: its strides overflow int64");
+}
+
 }  // namespace
 }  // namespace hdv::core

@@ -164,6 +164,9 @@ INSTANTIATE_TEST_SUITE_P(
     HdVilaDataset, HdVilaMalformedLine,
     ::testing::Values(
         MalformedLine{"NotAnObject", R"([1, 2])", "2: expected a JSON object, got an array of 2"},
+        // Fuzz regression (tests/fuzz/regressions/hdvila/): nlohmann's out_of_range escaped unnamed.
+        MalformedLine{"NumberBeyondDouble", R"({"video_id": "v2", "clip": [{"clip_id": 1e400}]})",
+                      "2: invalid JSON: number overflow parsing '1e400'"},
         MalformedLine{"MissingVideoId", R"({"url": "u", "clip": []})", R"(2: field "video_id": missing)"},
         MalformedLine{"WrongTypeVideoId", R"({"video_id": 7, "clip": []})", R"(2: field "video_id": expected a string, got integer 7)"},
         MalformedLine{"MissingClip", R"({"video_id": "v2"})", R"(2: field "clip": missing)"},
