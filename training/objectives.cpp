@@ -67,6 +67,16 @@ at::Tensor clip_video_to_text_logits(const at::Tensor& text, const at::Tensor& v
   return scale * logits;
 }
 
+std::pair<int64_t, int64_t> hard_negative_wins(const at::Tensor& positive, const at::Tensor& hard) {
+  if (positive.dim() != 1 || hard.dim() != 2 || hard.size(0) != positive.size(0)) {
+    throw core::Error(fmt::format("hard-negative wins: positive {} and hard {}: expected [B] and [B, K]",
+                                  core::shape_text(positive.sizes()), core::shape_text(hard.sizes())));
+  }
+  const at::Tensor filled = torch::isfinite(hard).any(1);                               // [B]
+  const at::Tensor wins = positive.to(hard.scalar_type()).gt(std::get<0>(hard.max(1))) & filled;
+  return {wins.sum().item<int64_t>(), filled.sum().item<int64_t>()};
+}
+
 at::Tensor info_nce_loss(const at::Tensor& text, const at::Tensor& video, const at::Tensor& log_scale,
                          const at::Tensor& hard_text, const at::Tensor& hard_valid) {
   check_pair(text, video, "text", "video");

@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 namespace hdv::train {
 
@@ -55,6 +56,12 @@ constexpr int64_t kMaxHardNegatives = 64;
 // fewer than K swaps) -> [B, K]: video i · hard_text[i][k], −inf in empty slots (so they add
 // nothing to a softmax).
 at::Tensor hard_negative_similarities(const at::Tensor& video, const at::Tensor& hard_text, const at::Tensor& hard_valid);
+
+// A training diagnostic: how many clips rank their positive above every one of their hard
+// negatives. positive: [B] similarity of each clip to its own caption; hard: [B, K] from
+// hard_negative_similarities (−inf in empty slots) -> {clips whose positive beats every filled
+// slot, clips with at least one filled slot}. Ties count as losses.
+std::pair<int64_t, int64_t> hard_negative_wins(const at::Tensor& positive, const at::Tensor& hard);
 
 // CLIP mode's video→text logits, scale·[video i · text j for j < N ‖ hard_negative_similarities]:
 // [N, N + K] (K = 0 without hard negatives: hard_text undefined); the target of row i is column i.

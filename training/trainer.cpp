@@ -225,6 +225,9 @@ class Trainer {
   int64_t start_step_ = 0;
   int64_t nonfinite_total_ = 0;
   int64_t nonfinite_streak_ = 0;
+  // Per log tick: clips whose caption outranks all their hard negatives (query encoder; CMCL: and
+  // by its momentum key), of the clips with at least one.
+  int64_t hard_wins_ = 0, hard_wins_key_ = 0, hard_clips_ = 0;
   int64_t skipped_before_ = 0;   // clips skipped before a resume
   double elapsed_before_ = 0;    // wall seconds before a resume
   fs::path resume_path_;
@@ -421,7 +424,19 @@ double Trainer::contrastive_micro_step(const Batch& batch) {
   const double accumulation = double(config_.optim.accumulation);
   at::Tensor hard_text, hard_valid;  // [B, K, D], [B, K]; undefined without hard negatives
   if (config_.contrastive.hard_negatives > 0) std::tie(hard_text, hard_valid) = hard_negatives(batch);
+  // Diagnostic: clips whose own caption outranks all their hard negatives (query encoder, as the
+  // loss and evaluation compare them; in CMCL also the momentum key, which the loss does not use).
+  auto count_hard_wins = [&](const at::Tensor& key_text) {
+    torch::NoGradGuard no_grad;
+    const at::Tensor v = video.detach().to(torch::kFloat32);
+    const at::Tensor hard = hard_negative_similarities(v, hard_text.detach(), hard_valid);
+    const auto [wins, clips] = hard_negative_wins((v * text.detach().to(torch::kFloat32)).sum(1), hard);
+    hard_wins_ += wins;
+    hard_clips_ += clips;
+    if (key_text.defined()) hard_wins_key_ += hard_negative_wins((v * key_text.to(torch::kFloat32)).sum(1), hard).first;
+  };
   if (config_.contrastive.mode == "clip") {
+    if (hard_text.defined()) count_hard_wins(at::Tensor());
     if (hard_text.defined() && dist_->world_size() > 1) {
       // Every rank's clips with their own hard negatives, this rank's rows still in the graph.
       const int64_t k = hard_text.size(1);
@@ -440,6 +455,7 @@ double Trainer::contrastive_micro_step(const Batch& batch) {
     key_text = key_model_->encode_text(ids, mask).to(torch::kFloat32);
     key_video = key_model_->encode_video(keyframes, neighbours).to(torch::kFloat32);
   }
+  if (hard_text.defined()) count_hard_wins(key_text);
   at::Tensor losses = cmcl_losses(video.to(torch::kFloat32), text.to(torch::kFloat32), key_video, key_text,
                                   video_queue_.keys(), text_queue_.keys(), config_.contrastive.temperature, hard_text,
                                   hard_valid);
@@ -617,6 +633,12 @@ void Trainer::log_tick(int64_t step, double loss, double tick_seconds, double wa
                     {"nonfinite_steps", nonfinite_total_},
                     {"elapsed_s", elapsed_before_ + seconds}};
   if (log_scale_.defined()) record["temperature"] = std::exp(-log_scale_.item<double>());
+  if (hard_clips_ > 0) {
+    // This rank's clips only (a diagnostic, not reduced across ranks).
+    record["hard_negative_wins"] = double(hard_wins_) / double(hard_clips_);
+    if (config_.contrastive.mode == "cmcl") record["hard_negative_wins_key"] = double(hard_wins_key_) / double(hard_clips_);
+  }
+  hard_wins_ = hard_wins_key_ = hard_clips_ = 0;
   std::ofstream metrics(run_.out / "metrics.jsonl", std::ios::app);
   metrics << record.dump() << "\n";
   if (!metrics) throw core::IoError(fmt::format("{}: could not append a record", (run_.out / "metrics.jsonl").string()));

@@ -119,6 +119,17 @@ TEST(HardNegatives, RejectsMismatchedShapes) {
                        "hard-negative mask [2, 3]: expected [2, 2]");
 }
 
+TEST(HardNegatives, WinsCountClipsWhosePositiveBeatsEveryFilledSlot) {
+  const double inf = std::numeric_limits<double>::infinity();
+  // Clip 0 wins (0.9 > 0.5, 0.2); clip 1 loses to its second slot; clip 2 ties (a loss); clip 3
+  // has no filled slot (not counted); clip 4 wins against its one filled slot.
+  const at::Tensor positive = torch::tensor({0.9, 0.3, 0.4, 0.1, 0.0}, torch::kFloat64);
+  const at::Tensor hard = torch::tensor({{0.5, 0.2}, {0.1, 0.6}, {0.4, -inf}, {-inf, -inf}, {-0.5, -inf}}, torch::kFloat64);
+  EXPECT_EQ(hard_negative_wins(positive, hard), (std::pair<int64_t, int64_t>{2, 4}));
+  HDV_EXPECT_THROW_MSG(hard_negative_wins(positive, torch::zeros({4, 2})), core::Error,
+                       "hard-negative wins: positive [5] and hard [4, 2]: expected [B] and [B, K]");
+}
+
 TEST(FeatureQueue, WrapsAroundAndKeepsTheNewestKeys) {
   FeatureQueue queue(5, 1);
   EXPECT_EQ(queue.keys().size(0), 0);
