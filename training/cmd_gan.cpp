@@ -171,6 +171,7 @@ void add_gan(CLI::App& app, core::CommonOptions& common, Commands& commands) {
       if (option->count() > 0) apply(run.config);
     }
     if (options->kimg_option->count() > 0) {
+      run.config.validate();  // first: --kimg divides by the batch
       run.config.steps = std::max<int64_t>(1, int64_t(std::ceil(options->kimg * 1000.0 / double(run.config.batch))));
     }
     run.config.resolve();

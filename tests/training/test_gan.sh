@@ -40,6 +40,14 @@ outputs)
   rc=$?
   [[ $rc -eq 2 ]] || fail "--lr abc exited $rc, expected 2"
   grep -q '^error: --lr' "$work/bad.log" || { cat "$work/bad.log"; fail "no error line naming --lr"; }
+  # A batch of 0 from a config file with --kimg (which divides by the batch): the batch is named.
+  printf '{"batch": 0}' >"$work/batch0.json"
+  "$bin/hdvila-train" gan --data "$work/images" --data-kind folder --preset stylegan2-tiny --resolution 16 --quiet \
+    --config "$work/batch0.json" --kimg 1 --out "$work/batch0" 2>"$work/batch0.log"
+  rc=$?
+  [[ $rc -eq 1 ]] || { cat "$work/batch0.log"; fail "batch 0 with --kimg exited $rc, expected 1"; }
+  grep -qx 'error: batch=0 must be a multiple of 4 (the minibatch-std group)' "$work/batch0.log" \
+    || { cat "$work/batch0.log"; fail "no error line naming batch=0"; }
   "$bin/hdvila-train" gan "${common[@]}" --steps 6 --sample-every 3 --checkpoint-every 2 --keep 2 --out "$work/run" \
     || fail "the run failed"
   for f in config.json metrics.jsonl generator.safetensors samples/step-00000003.png samples/step-00000006.png \
