@@ -10,7 +10,7 @@
 #      CJK characters of the Chinese captions (vocab-extend), stage 1 CMCL with hard negatives (K 2)
 #      and grouped batches (4), on both caption languages (a caption drawn per clip and step)
 #   3. the generator: conditional StyleGAN2 stylegan2-lite-64 (class, colour, texture labels) on
-#      the 64-px product shots
+#      the 64-px product shots, guided by an attribute classifier of its own (--guide-classifier)
 #   4. the attribute oracle on the 64-px product shots
 #   5. the generator's global-direction table with the VL model
 #   6. fp16 copies into assets/models (with the extended vocabulary), then the card metrics
@@ -18,7 +18,10 @@
 # Status (2026-12-07): this is the recipe of issues 24/25; its runs are in progress and the models
 # in assets/models are still those of the previous recipe (git show 5f1320e:scripts/train_defaults.sh),
 # which the model card describes. Measured throughput on this 2-core machine, one thread each,
-# side by side with builds: the VL run about 2.5 clips/s, the generator 3 to 6 images/s.
+# side by side with builds: the VL run about 2.5 clips/s, the generator 3 to 6 images/s. The
+# runs in progress differ from this script in one way each: the generator run got its guide
+# classifier at step 11,940 (95.5 kimg); the bilingual VL run restarted from step 0 after the CMCL
+# hard-negative fix of 2026-12-07 (docs/training.md#hard-negatives).
 #
 # Each stage is skipped when its output exists, so an interrupted run continues where it stopped
 # (pretrain and gan also resume their own checkpoints, every 100 steps / 500 steps: well under
@@ -82,10 +85,16 @@ fi
 if [[ ! -f $gan_run.done ]]; then
   say "3/6 conditional generator stylegan2-lite-64 (log: $gan_run.log)"
   resume=(); [[ -d $gan_run/checkpoints ]] && resume=(--resume auto)
-  "$train" gan --threads 1 --data "$data64" --split train --frames-per-clip 1 --preset stylegan2-lite-64 \
-    --condition class,colour,texture --mapping-layers 2 --batch 8 --mirror --kimg "${GAN_KIMG:-300}" \
-    --log-every 50 --sample-every 500 --checkpoint-every 500 --out "$gan_run" "${resume[@]}" >"$gan_run.log" 2>&1 &&
-    touch "$gan_run.done" &
+  # The guide classifier: an attribute classifier of its own (seed 7, width 16, one conv per
+  # stage), never the oracle of stage 4 that scores the generator; about 10 min on one thread.
+  guide=$work/guide-64.safetensors
+  ( { [[ -f $guide ]] || "$train" oracle --threads 1 --data "$data64" --out "$guide" --width 16 --convs-per-stage 1 \
+        --epochs 3 --frames-per-clip 1 --seed 7 --json "$work/guide-64-val.json" >"$work/guide-64.log" 2>&1; } &&
+    "$train" gan --threads 1 --data "$data64" --split train --frames-per-clip 1 --preset stylegan2-lite-64 \
+      --condition class,colour,texture --mapping-layers 2 --batch 8 --mirror --kimg "${GAN_KIMG:-300}" \
+      --guide-classifier "$guide" --guide-weight 1 \
+      --log-every 50 --sample-every 500 --checkpoint-every 500 --out "$gan_run" "${resume[@]}" >"$gan_run.log" 2>&1 &&
+    touch "$gan_run.done" ) &
   pids+=($!)
 fi
 for pid in "${pids[@]}"; do wait "$pid" || { echo "error: a training stage failed; see the logs in $work" >&2; exit 1; }; done
