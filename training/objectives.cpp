@@ -132,11 +132,16 @@ at::Tensor queue_logits(const at::Tensor& q, const at::Tensor& positive, const a
 }  // namespace
 
 at::Tensor cmcl_video_to_text_logits(const at::Tensor& q_video, const at::Tensor& k_text, const at::Tensor& text_queue,
-                                     double temperature, const at::Tensor& hard_text, const at::Tensor& hard_valid) {
+                                     double temperature) {
   check_pair(q_video, k_text, "video queries", "text keys");
-  at::Tensor logits = queue_logits(q_video, k_text, text_queue, temperature);
-  if (!hard_text.defined()) return logits;
-  return torch::cat({logits, hard_negative_similarities(q_video, hard_text, hard_valid) / temperature}, 1);
+  return queue_logits(q_video, k_text, text_queue, temperature);
+}
+
+at::Tensor cmcl_hard_negative_logits(const at::Tensor& q_video, const at::Tensor& q_text, double temperature,
+                                     const at::Tensor& hard_text, const at::Tensor& hard_valid) {
+  check_pair(q_video, q_text, "video queries", "text queries");
+  at::Tensor positive = (q_video * q_text).sum(1, true);  // [B, 1]
+  return torch::cat({positive, hard_negative_similarities(q_video, hard_text, hard_valid)}, 1) / temperature;
 }
 
 at::Tensor cmcl_losses(const at::Tensor& q_video, const at::Tensor& q_text, const at::Tensor& k_video,
@@ -146,14 +151,16 @@ at::Tensor cmcl_losses(const at::Tensor& q_video, const at::Tensor& q_text, cons
   check_pair(k_video, k_text, "video keys", "text keys");
   check_pair(q_video, k_video, "video queries", "video keys");
   // The positive of each query is the other modality's key of the same pair (column 0); the
-  // negatives are the other modality's queue (and, video→text, the clip's hard negatives).
+  // negatives are the other modality's queue. Hard negatives compete in a softmax of their own.
   at::Tensor target = torch::zeros({q_video.size(0)}, torch::TensorOptions().dtype(torch::kLong).device(q_video.device()));
   namespace F = torch::nn::functional;
   auto none = F::CrossEntropyFuncOptions().reduction(torch::kNone);
-  at::Tensor v2t = F::cross_entropy(cmcl_video_to_text_logits(q_video, k_text, text_queue, temperature, hard_text, hard_valid),
-                                    target, none);
+  at::Tensor v2t = F::cross_entropy(cmcl_video_to_text_logits(q_video, k_text, text_queue, temperature), target, none);
   at::Tensor t2v = F::cross_entropy(queue_logits(q_text, k_video, video_queue, temperature), target, none);
-  return v2t + t2v;
+  if (!hard_text.defined()) return v2t + t2v;
+  at::Tensor hard = F::cross_entropy(cmcl_hard_negative_logits(q_video, q_text, temperature, hard_text, hard_valid),
+                                     target, none);
+  return v2t + t2v + hard;
 }
 
 void momentum_update(torch::nn::Module& key, const torch::nn::Module& query, double momentum) {

@@ -102,16 +102,23 @@ class FeatureQueue {
   int64_t count_ = 0;
 };
 
-// CMCL's video→text logits, [q_v·k_t ‖ q_v·TextQueue ‖ hard_negative_similarities] / τ:
-// [B, 1 + Q' + K]; the target of every row is column 0. q_video, k_text: [B, D]; text_queue: [Q', D].
+// CMCL's video→text logits, [q_v·k_t ‖ q_v·TextQueue] / τ: [B, 1 + Q']; the target of every row
+// is column 0. q_video, k_text: [B, D]; text_queue: [Q', D].
 at::Tensor cmcl_video_to_text_logits(const at::Tensor& q_video, const at::Tensor& k_text, const at::Tensor& text_queue,
-                                     double temperature, const at::Tensor& hard_text = {},
-                                     const at::Tensor& hard_valid = {});
+                                     double temperature);
+
+// CMCL's hard-negative logits, a softmax of their own: [q_v·q_t ‖ hard_negative_similarities] / τ:
+// [B, 1 + K], the target column 0. The clip's caption and its swapped captions all come from the
+// query text encoder: beside the momentum key of the queue row, query-encoded swaps could be told
+// apart by their encoder instead of by what they say. q_video, q_text: [B, D].
+at::Tensor cmcl_hard_negative_logits(const at::Tensor& q_video, const at::Tensor& q_text, double temperature,
+                                     const at::Tensor& hard_text, const at::Tensor& hard_valid);
 
 // q_video, q_text: [B, D] queries (with gradients); k_video, k_text: [B, D] keys of the same
 // pairs from the momentum encoders; video_queue, text_queue: [K', D] earlier keys (K' may be 0).
 // -> per-sample losses [B]: CE(v→t) + CE(t→v) of each pair. With hard negatives (hard_text
-// [B, K, D] from the query text encoder, hard_valid [B, K]), v→t uses cmcl_video_to_text_logits.
+// [B, K, D] from the query text encoder, hard_valid [B, K]) each pair adds the cross-entropy of
+// cmcl_hard_negative_logits (0 for a clip without any filled slot).
 at::Tensor cmcl_losses(const at::Tensor& q_video, const at::Tensor& q_text, const at::Tensor& k_video,
                        const at::Tensor& k_text, const at::Tensor& video_queue, const at::Tensor& text_queue,
                        double temperature, const at::Tensor& hard_text = {}, const at::Tensor& hard_valid = {});

@@ -425,7 +425,8 @@ double Trainer::contrastive_micro_step(const Batch& batch) {
   at::Tensor hard_text, hard_valid;  // [B, K, D], [B, K]; undefined without hard negatives
   if (config_.contrastive.hard_negatives > 0) std::tie(hard_text, hard_valid) = hard_negatives(batch);
   // Diagnostic: clips whose own caption outranks all their hard negatives (query encoder, as the
-  // loss and evaluation compare them; in CMCL also the momentum key, which the loss does not use).
+  // loss and evaluation compare them; in CMCL also by the momentum key, which the loss does not use
+  // for them: cmcl_hard_negative_logits puts the query-encoded caption beside the swaps).
   auto count_hard_wins = [&](const at::Tensor& key_text) {
     torch::NoGradGuard no_grad;
     const at::Tensor v = video.detach().to(torch::kFloat32);

@@ -83,21 +83,34 @@ TEST(HardNegatives, ClipLogitsAreBatchTextsThenTheClipsOwnNegatives) {
   EXPECT_GT(loss.item<double>(), plain.item<double>());
 }
 
-TEST(HardNegatives, CmclLogitsArePositiveThenQueueThenTheClipsOwnNegatives) {
+TEST(HardNegatives, CmclHardNegativesHaveASoftmaxOfTheirOwnWithTheQueryCaption) {
+  HardExample x;
+  const double tau = 0.5;
+  at::Tensor logits = cmcl_hard_negative_logits(x.video, x.text, tau, x.hard, x.valid);
+  ASSERT_EQ(logits.sizes(), (std::vector<int64_t>{2, 3}));  // [B, 1 + K]
+  const double inf = std::numeric_limits<double>::infinity();
+  // Row i: [q_v·q_t (the target, column 0) ‖ q_v · hard[i]] / τ.
+  at::Tensor expected = torch::tensor({{1.6, 1.2, -1.6}, {1.6, 1.2, -inf}}, torch::kFloat64);
+  EXPECT_TRUE(torch::allclose(logits, expected, 1e-12, 1e-12)) << logits;
+}
+
+TEST(HardNegatives, CmclLossIsTheQueueRowWithTheKeyPlusTheHardRowWithTheQuery) {
   HardExample x;
   const double tau = 0.5;
   at::Tensor queue = torch::tensor({{1.0, 0.0}, {0.0, 1.0}, {-0.6, 0.8}}, torch::kFloat64);
-  at::Tensor logits = cmcl_video_to_text_logits(x.video, x.text, queue, tau, x.hard, x.valid);
-  ASSERT_EQ(logits.sizes(), (std::vector<int64_t>{2, 6}));  // [B, 1 + Q + K]
-  const double inf = std::numeric_limits<double>::infinity();
-  // Row i: [q_v·k_t (the target, column 0) ‖ q_v · queue rows ‖ q_v · hard[i]] / τ.
-  at::Tensor expected = torch::tensor({{1.6, 1.6, 1.2, 0.0, 1.2, -1.6}, {1.6, 1.2, 1.6, 0.56, 1.2, -inf}}, torch::kFloat64);
-  EXPECT_TRUE(torch::allclose(logits, expected, 1e-12, 1e-12)) << logits;
-  // With an empty video queue, t→v has only its positive (CE 0): each loss is v→t with column 0 as target.
-  at::Tensor losses = cmcl_losses(x.video, x.text, x.video, x.text, torch::zeros({0, 2}, torch::kFloat64), queue, tau,
+  // Text keys unlike the queries: the queue row must use them, the hard-negative row must not.
+  at::Tensor k_text = torch::tensor({{0.6, 0.8}, {0.8, 0.6}}, torch::kFloat64);
+  at::Tensor v2t = cmcl_video_to_text_logits(x.video, k_text, queue, tau);
+  ASSERT_EQ(v2t.sizes(), (std::vector<int64_t>{2, 4}));  // [B, 1 + Q], no hard negatives in it
+  at::Tensor expected = torch::tensor({{1.92, 1.6, 1.2, 0.0}, {1.92, 1.2, 1.6, 0.56}}, torch::kFloat64);
+  EXPECT_TRUE(torch::allclose(v2t, expected, 1e-12, 1e-12)) << v2t;
+  // With an empty video queue, t→v has only its positive (CE 0).
+  at::Tensor losses = cmcl_losses(x.video, x.text, x.video, k_text, torch::zeros({0, 2}, torch::kFloat64), queue, tau,
                                   x.hard, x.valid);
-  EXPECT_NEAR(losses[0].item<double>(), log_sum_exp({1.6, 1.6, 1.2, 0.0, 1.2, -1.6}) - 1.6, 1e-12);
-  EXPECT_NEAR(losses[1].item<double>(), log_sum_exp({1.6, 1.2, 1.6, 0.56, 1.2}) - 1.6, 1e-12);
+  EXPECT_NEAR(losses[0].item<double>(),
+              (log_sum_exp({1.92, 1.6, 1.2, 0.0}) - 1.92) + (log_sum_exp({1.6, 1.2, -1.6}) - 1.6), 1e-12);
+  EXPECT_NEAR(losses[1].item<double>(), (log_sum_exp({1.92, 1.2, 1.6, 0.56}) - 1.92) + (log_sum_exp({1.6, 1.2}) - 1.6),
+              1e-12);
 }
 
 TEST(HardNegatives, EmptySlotsChangeNothing) {
