@@ -106,7 +106,7 @@ void save_checkpoint(const std::filesystem::path& path, const NamedTensors& tens
   json["preset"] = info.preset;
   json["step"] = info.step;
   json["config"] = info.config;
-  write_safetensors(path, tensors, {{"format", "pt"}, {kMetadataKey, json.dump()}});
+  write_safetensors(path, tensors, {{"format", "pt"}, {kMetadataKey, json.dump()}}, /*checksum=*/true);
 }
 
 CheckpointInfo read_checkpoint_info(const std::filesystem::path& path) {

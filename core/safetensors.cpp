@@ -9,9 +9,11 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -75,6 +77,63 @@ uint64_t read_u64_le(const char* p) {
   uint64_t value = 0;
   for (int i = 7; i >= 0; --i) value = (value << 8) | static_cast<unsigned char>(p[i]);
   return value;
+}
+
+// CRC-32 as zlib computes it (reflected polynomial 0xEDB88320), slicing by 8 bytes at a time.
+class Crc32 {
+ public:
+  void update(const void* data, size_t size) {
+    static const auto tables = make_tables();
+    const auto* p = static_cast<const unsigned char*>(data);
+    uint32_t c = ~crc_;
+    for (; size >= 8; p += 8, size -= 8) {
+      const uint32_t lo = c ^ (uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24);
+      c = tables[7][lo & 0xff] ^ tables[6][(lo >> 8) & 0xff] ^ tables[5][(lo >> 16) & 0xff] ^ tables[4][lo >> 24] ^
+          tables[3][p[4]] ^ tables[2][p[5]] ^ tables[1][p[6]] ^ tables[0][p[7]];
+    }
+    for (; size > 0; ++p, --size) c = tables[0][(c ^ *p) & 0xff] ^ (c >> 8);
+    crc_ = ~c;
+  }
+  void update(std::string_view text) {  // followed by a '\0' as a separator
+    update(text.data(), text.size());
+    update("", 1);
+  }
+  std::string hex() const { return fmt::format("{:08x}", crc_); }
+
+ private:
+  using Tables = std::array<std::array<uint32_t, 256>, 8>;
+  static Tables make_tables() {
+    Tables t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[0][i] = c;
+    }
+    for (uint32_t i = 0; i < 256; ++i) {
+      for (size_t k = 1; k < 8; ++k) t[k][i] = t[0][t[k - 1][i] & 0xff] ^ (t[k - 1][i] >> 8);
+    }
+    return t;
+  }
+  uint32_t crc_ = 0;
+};
+
+// The checksum's input up to the data section: the metadata but kChecksumKey, then the tensor table.
+void checksum_header(Crc32& crc, const Metadata& metadata, std::vector<TensorEntry> entries) {
+  // In file order; empty tensors (which share offsets) by name.
+  std::sort(entries.begin(), entries.end(), [](const TensorEntry& a, const TensorEntry& b) {
+    return std::tie(a.begin, a.end, a.name) < std::tie(b.begin, b.end, b.name);
+  });
+  for (const auto& [key, value] : metadata) {
+    if (key == kChecksumKey) continue;
+    crc.update(key);
+    crc.update(value);
+  }
+  for (const TensorEntry& e : entries) {
+    crc.update(e.name);
+    crc.update(dtype_name(e.dtype));
+    crc.update(fmt::format("{}", fmt::join(e.shape, ",")));
+    crc.update(fmt::format("{},{}", e.begin, e.end));
+  }
 }
 
 }  // namespace
@@ -313,6 +372,18 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   std::string_view prefix =
       bytes.substr(0, std::min<uint64_t>(file_size, 8 + std::min(header_size, kMaxSafetensorsHeaderBytes)));
   file.header_ = parse_safetensors_header(prefix, file_size, source);
+  auto stored = file.header_.metadata.find(kChecksumKey);
+  if (stored != file.header_.metadata.end()) {
+    Crc32 crc;
+    checksum_header(crc, file.header_.metadata, file.header_.entries);
+    const uint64_t data_start = 8 + file.header_.header_size;
+    crc.update(bytes.data() + data_start, file_size - data_start);
+    if (crc.hex() != stored->second) {
+      throw FormatError(fmt::format("{}: checksum mismatch: {} says {}, the file's metadata, tensor table and data give "
+                                    "{} (the file is corrupt: changed since it was written)",
+                                    source, kChecksumKey, stored->second, crc.hex()));
+    }
+  }
   file.mapping_ = std::move(mapping);
   for (size_t i = 0; i < file.header_.entries.size(); ++i) file.index_[file.header_.entries[i].name] = i;
   return file;
@@ -365,12 +436,15 @@ at::Tensor SafetensorsFile::tensor(std::string_view name) const {
 }
 
 void write_safetensors(const std::filesystem::path& path, const NamedTensors& tensors, const Metadata& metadata) {
+  write_safetensors(path, tensors, metadata, false);
+}
+
+void write_safetensors(const std::filesystem::path& path, const NamedTensors& tensors, const Metadata& metadata,
+                       bool checksum) {
   Json header = Json::object();
-  if (!metadata.empty()) {
-    Json meta = Json::object();
-    for (const auto& [key, value] : metadata) meta[key] = value;
-    header["__metadata__"] = meta;
-  }
+  checksum = checksum || metadata.count(kChecksumKey) != 0;
+  if (!metadata.empty() || checksum) header["__metadata__"] = Json::object();  // first in the header, filled below
+  std::vector<TensorEntry> entries;  // what the checksum covers
   std::vector<at::Tensor> contiguous;
   contiguous.reserve(tensors.size());
   std::set<std::string> names;
@@ -397,9 +471,18 @@ void write_safetensors(const std::filesystem::path& path, const NamedTensors& te
     header[name] = Json{{"dtype", dtype_name(dtype)},
                         {"shape", shape},
                         {"data_offsets", {offset, offset + bytes}}};
+    entries.push_back({name, dtype, shape, offset, offset + bytes});
     offset += bytes;
     contiguous.push_back(std::move(cpu));
   }
+  Metadata meta = metadata;
+  if (checksum) {
+    Crc32 crc;
+    checksum_header(crc, meta, entries);
+    for (const at::Tensor& t : contiguous) crc.update(t.data_ptr(), t.numel() * t.element_size());
+    meta[kChecksumKey] = crc.hex();
+  }
+  for (const auto& [key, value] : meta) header["__metadata__"][key] = value;
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data section 8-byte aligned
   char length[8];

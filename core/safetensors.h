@@ -76,7 +76,8 @@ SafetensorsHeader parse_safetensors_header(std::string_view prefix, uint64_t fil
 
 class SafetensorsFile {
  public:
-  // Maps and validates the file; throws IoError (missing/unreadable) or FormatError.
+  // Maps and validates the file (and its kChecksumKey checksum, if it has one); throws IoError
+  // (missing/unreadable) or FormatError.
   static SafetensorsFile open(const std::filesystem::path& path);
 
   const std::filesystem::path& path() const { return path_; }
@@ -98,10 +99,22 @@ class SafetensorsFile {
 
 using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 
+// The optional integrity check of this project's files (checkpoints write it): __metadata__
+// ["hdvila_crc32"] holds the CRC-32 (zlib's) of everything else the file says, as 8 lowercase hex
+// digits: every other metadata key and value, every tensor's name, dtype, shape and data offsets,
+// and the whole data section. SafetensorsFile::open verifies it when present, so a truncated,
+// bit-flipped or partly overwritten file is refused naming the file instead of loading wrong
+// values; files without it (other tools' files, older checkpoints) load as before.
+constexpr const char* kChecksumKey = "hdvila_crc32";
+
 // Writes tensors (any device; copied to CPU, made contiguous) in the given order, atomically.
-// Throws Error for duplicate or empty names and unsupported dtypes.
+// Throws Error for duplicate or empty names and unsupported dtypes. When `metadata` has a
+// kChecksumKey entry (copied from another file), the checksum is computed for what is written.
 void write_safetensors(const std::filesystem::path& path, const NamedTensors& tensors,
                        const Metadata& metadata = {});
+// The same, with the kChecksumKey checksum when `checksum` is true (save_checkpoint).
+void write_safetensors(const std::filesystem::path& path, const NamedTensors& tensors, const Metadata& metadata,
+                       bool checksum);
 
 // Rewrites `in` as `out` with every floating-point tensor cast to `dtype` (F32, F16 or BF16);
 // integer and bool tensors, tensor order and metadata are kept. Returns the bytes written for
