@@ -155,9 +155,9 @@ flip_data() { local s; s=$(data_start "$1"); flip_bit "$1" $(( s + ($(stat -c %s
 
 case $case_name in
 corrupt-pretrain)
-  "$bin/hdvila-train" "${pretrain[@]}" --steps 3 --checkpoint-every 1 --keep-checkpoints 3 --out "$work/run" \
+  "$bin/hdvila-train" "${pretrain[@]}" --steps 3 --checkpoint-every 1 --keep-checkpoints 1 --out "$work/run" \
     || fail "the run failed"
-  resume_args=("${pretrain[@]}" --steps 5 --checkpoint-every 1 --keep-checkpoints 3)
+  resume_args=("${pretrain[@]}" --steps 5 --checkpoint-every 1 --keep-checkpoints 1)
   ck=checkpoints/step-00000003.safetensors
   size=$(stat -c %s "$work/run/$ck")
   corrupt_case truncated "$work/run" $ck \
@@ -283,7 +283,7 @@ sigterm-directions)
   "$bin/hdvila-train" "${pretrain[@]}" --steps 1 --out "$work/vl" || fail "no VL model"
   "$python" "$src/tests/generation/make_generator_fixture.py" --out "$work/gen" >/dev/null || fail "no generator fixture"
   args=(directions --generator "$work/gen/generator.safetensors" --vl-model "$work/vl/model.safetensors"
-        --images 4 --stats-samples 50 --batch 4 --threads 1 --quiet)
+        --images 2 --stats-samples 50 --batch 4 --threads 1 --quiet)
   "$bin/hdvila-train" "${args[@]}" --out "$work/straight.safetensors" >/dev/null || fail "uninterrupted run failed"
   "$bin/hdvila-train" "${args[@]}" --out "$work/table.safetensors" >"$work/stopped.log" 2>&1 &
   victim=$!
@@ -307,7 +307,7 @@ sigterm-generate)
   g=(--generator "$work/gen/generator.safetensors" --threads 1 --quiet)
   "$bin/hdvila-generate" --mode sample --seed 5 "${g[@]}" --out "$work/input" >/dev/null 2>&1 || fail "no input image"
   for i in 1 2 3 4 5 6; do
-    echo "{\"mode\": \"invert\", \"input\": \"$work/input/output.png\", \"steps\": $((12 + i)), \"output\": \"inv$i\"}"
+    echo "{\"mode\": \"invert\", \"input\": \"$work/input/output.png\", \"steps\": $((6 + i)), \"output\": \"inv$i\"}"
   done >"$work/jobs.jsonl"
   "$bin/hdvila-generate" --jobs "$work/jobs.jsonl" "${g[@]}" --out "$work/batch" >"$work/batch.log" 2>&1 &
   victim=$!
@@ -341,7 +341,7 @@ EOF
   ;;
 
 rank-killed)
-  args=("${pretrain[@]:0:${#pretrain[@]}-2}" --steps 12 --checkpoint-every 3 --keep-checkpoints 5 --seed 3 --lr 1e-3 --timeout 10)
+  args=("${pretrain[@]:0:${#pretrain[@]}-2}" --steps 8 --checkpoint-every 2 --keep-checkpoints 5 --seed 3 --lr 1e-3 --timeout 10)
   launch() {  # launch RANK RUN_DIR PORT [extra flags]: one rank in the background (batch 2 per rank)
     local rank=$1 out=$2 port=$3; shift 3
     RANK=$rank WORLD_SIZE=2 LOCAL_RANK=$rank MASTER_ADDR=127.0.0.1 MASTER_PORT=$port OMP_NUM_THREADS=1 \
@@ -358,8 +358,8 @@ rank-killed)
   p=$(port)
   launch 0 "$work/run" "$p"; rank0=$!
   launch 1 "$work/run" "$p"; rank1=$!
-  for _ in $(seq 1 3000); do  # until step 7 is logged (the checkpoint of step 6 is written)
-    [[ -f $work/run/metrics.jsonl ]] && [[ $(wc -l <"$work/run/metrics.jsonl") -ge 7 ]] && break
+  for _ in $(seq 1 3000); do  # until step 5 is logged (the checkpoint of step 4 is written)
+    [[ -f $work/run/metrics.jsonl ]] && [[ $(wc -l <"$work/run/metrics.jsonl") -ge 5 ]] && break
     sleep 0.01
   done
   kill -9 "$rank1" 2>/dev/null || fail "rank 1 finished before it could be killed"
@@ -378,7 +378,7 @@ rank-killed)
   done
   no_temporaries "$work/run"
   last=$(ls "$work/run/checkpoints" | tail -n 1)
-  [[ $last > step-00000005.safetensors && $last < step-00000012.safetensors ]] || fail "last checkpoint $last"
+  [[ $last > step-00000003.safetensors && $last < step-00000008.safetensors ]] || fail "last checkpoint $last"
   echo "ok   resuming from $last"
   both "$work/run" --resume auto
   same_losses "$work/straight/metrics.jsonl" "$work/run/metrics.jsonl" loss || fail "losses after the resume differ"
