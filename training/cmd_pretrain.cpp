@@ -153,6 +153,12 @@ void add_pretrain(CLI::App& app, core::CommonOptions& common, Commands& commands
         "(SynthVid labels; 0 = off)",
         [&f](PretrainConfig& c) { c.contrastive.hard_negatives = f.contrastive.hard_negatives; })
       ->check(core::integer_in(0, kMaxHardNegatives));
+  sub->add_flag("--batch-negatives", f.contrastive.batch_negatives,
+                "CMCL: the other clips of the global batch are negatives too, not only the queues (ALBEF); with "
+                "--group-size, look-alikes then meet in the same softmax");
+  overrides.emplace_back(sub->get_option("--batch-negatives"), [&f](PretrainConfig& c) {
+    c.contrastive.batch_negatives = f.contrastive.batch_negatives;
+  });
   field("--group-size", f.loader.group_size,
         "Batches in groups of this many clips sharing class + colour, differing in texture or motion (SynthVid "
         "labels; 0 = off; must divide --batch-size)",

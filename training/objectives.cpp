@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -26,6 +27,10 @@ void ContrastiveConfig::validate() const {
   }
   if (hard_negatives < 0 || hard_negatives > kMaxHardNegatives) {
     throw core::ConfigError(fmt::format("contrastive.hard_negatives={} must be in [0, {}]", hard_negatives, kMaxHardNegatives));
+  }
+  if (mode != "cmcl" && batch_negatives) {
+    throw core::ConfigError(fmt::format("contrastive.batch_negatives=true is only for mode \"cmcl\" (mode \"{}\" "
+                                        "already contrasts every pair of the global batch)", mode));
   }
   if (mode == "cmcl" && learnable_temperature) {
     throw core::ConfigError("contrastive.learnable_temperature=true is only for mode \"clip\" (CMCL keeps τ fixed)");
@@ -122,19 +127,33 @@ void FeatureQueue::to(const c10::Device& device) { buffer_ = buffer_.to(device);
 
 namespace {
 
-// [q·positive ‖ q·queue] / τ: [B, 1 + K'], the positive in column 0.
-at::Tensor queue_logits(const at::Tensor& q, const at::Tensor& positive, const at::Tensor& queue, double temperature) {
-  at::Tensor pos = (q * positive).sum(1, true);  // [B, 1]
-  at::Tensor neg = queue.size(0) > 0 ? torch::matmul(q, queue.to(q.scalar_type()).t()) : q.new_empty({q.size(0), 0});
-  return torch::cat({pos, neg}, 1) / temperature;
+// [q·positive ‖ q·batch ‖ q·queue] / τ: [B, 1 + N + K'], the positive in column 0; the batch block
+// (absent when batch is undefined) with row i's own key, column first_row + i, at −∞.
+at::Tensor queue_logits(const at::Tensor& q, const at::Tensor& positive, const at::Tensor& queue, double temperature,
+                        const at::Tensor& batch = {}, int64_t first_row = 0) {
+  std::vector<at::Tensor> parts = {(q * positive).sum(1, true)};  // [B, 1]
+  if (batch.defined()) {
+    const int64_t b = q.size(0);
+    if (batch.dim() != 2 || batch.size(1) != q.size(1) || first_row < 0 || first_row + b > batch.size(0)) {
+      throw core::Error(fmt::format("batch keys {} for queries {} from row {}: expected [N, D] holding rows {}..{}",
+                                    core::shape_text(batch.sizes()), core::shape_text(q.sizes()), first_row, first_row,
+                                    first_row + b - 1));
+    }
+    at::Tensor own = torch::arange(b, torch::TensorOptions().dtype(torch::kLong).device(q.device())) + first_row;
+    at::Tensor same = torch::zeros({b, batch.size(0)}, torch::TensorOptions().dtype(torch::kBool).device(q.device()));
+    same.scatter_(1, own.unsqueeze(1), true);
+    parts.push_back(torch::matmul(q, batch.to(q.scalar_type()).t()).masked_fill(same, -std::numeric_limits<double>::infinity()));
+  }
+  if (queue.size(0) > 0) parts.push_back(torch::matmul(q, queue.to(q.scalar_type()).t()));
+  return torch::cat(parts, 1) / temperature;
 }
 
 }  // namespace
 
 at::Tensor cmcl_video_to_text_logits(const at::Tensor& q_video, const at::Tensor& k_text, const at::Tensor& text_queue,
-                                     double temperature) {
+                                     double temperature, const at::Tensor& batch_text, int64_t first_row) {
   check_pair(q_video, k_text, "video queries", "text keys");
-  return queue_logits(q_video, k_text, text_queue, temperature);
+  return queue_logits(q_video, k_text, text_queue, temperature, batch_text, first_row);
 }
 
 at::Tensor cmcl_hard_negative_logits(const at::Tensor& q_video, const at::Tensor& q_text, double temperature,
@@ -146,17 +165,24 @@ at::Tensor cmcl_hard_negative_logits(const at::Tensor& q_video, const at::Tensor
 
 at::Tensor cmcl_losses(const at::Tensor& q_video, const at::Tensor& q_text, const at::Tensor& k_video,
                        const at::Tensor& k_text, const at::Tensor& video_queue, const at::Tensor& text_queue,
-                       double temperature, const at::Tensor& hard_text, const at::Tensor& hard_valid) {
+                       double temperature, const at::Tensor& hard_text, const at::Tensor& hard_valid,
+                       const BatchKeys& batch) {
   check_pair(q_video, q_text, "video queries", "text queries");
   check_pair(k_video, k_text, "video keys", "text keys");
+  if (batch.video.defined() != batch.text.defined()) {
+    throw core::Error("CMCL batch keys: give both the video and the text keys of the batch, or neither");
+  }
   check_pair(q_video, k_video, "video queries", "video keys");
   // The positive of each query is the other modality's key of the same pair (column 0); the
-  // negatives are the other modality's queue. Hard negatives compete in a softmax of their own.
+  // negatives are the other modality's queue (and the batch's other keys). Hard negatives compete
+  // in a softmax of their own.
   at::Tensor target = torch::zeros({q_video.size(0)}, torch::TensorOptions().dtype(torch::kLong).device(q_video.device()));
   namespace F = torch::nn::functional;
   auto none = F::CrossEntropyFuncOptions().reduction(torch::kNone);
-  at::Tensor v2t = F::cross_entropy(cmcl_video_to_text_logits(q_video, k_text, text_queue, temperature), target, none);
-  at::Tensor t2v = F::cross_entropy(queue_logits(q_text, k_video, video_queue, temperature), target, none);
+  at::Tensor v2t = F::cross_entropy(
+      cmcl_video_to_text_logits(q_video, k_text, text_queue, temperature, batch.text, batch.first_row), target, none);
+  at::Tensor t2v = F::cross_entropy(
+      queue_logits(q_text, k_video, video_queue, temperature, batch.video, batch.first_row), target, none);
   if (!hard_text.defined()) return v2t + t2v;
   at::Tensor hard = F::cross_entropy(cmcl_hard_negative_logits(q_video, q_text, temperature, hard_text, hard_valid),
                                      target, none);

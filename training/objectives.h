@@ -4,7 +4,8 @@
 //            initialised at ln(1/0.07), clamped at ln 100);
 //   stage 1, CMCL mode (WenLan/BriVL as released): momentum key encoders and two queues of keys;
 //            video→text logits [q_v·k_t ‖ q_v·TextQueue]/τ, text→video [q_t·k_v ‖ q_t·VideoQueue]/τ,
-//            loss CE(v→t) + CE(t→v), each averaged over the batch;
+//            loss CE(v→t) + CE(t→v), each averaged over the batch; with batch_negatives (ALBEF)
+//            the other clips' keys of the global batch join each row's negatives as well;
 //   hard negatives (NegCLIP, arXiv 2210.01936; both modes): each clip's own K captions with one
 //            attribute swapped (hard_negatives.h) are appended to its video→text logits, so the
 //            softmax's denominator holds them; the target stays the positive. Text→video is unchanged;
@@ -33,6 +34,8 @@ struct ContrastiveConfig {
   double momentum = 0.99;              // CMCL: key encoders θ' ← m·θ' + (1 − m)·θ
   int64_t hard_negatives = 0;          // captions per clip with one attribute swapped, in its video→text
                                        // softmax (needs SynthVid labels; off for other data); 0 = off
+  bool batch_negatives = false;        // CMCL: the global batch's other keys are negatives too (ALBEF),
+                                       // not only the queue (so grouped look-alikes meet in one step)
 
   template <class V>
   void fields(V& v) {
@@ -42,6 +45,7 @@ struct ContrastiveConfig {
     v("queue_size", queue_size);
     v("momentum", momentum);
     v("hard_negatives", hard_negatives);
+    v("batch_negatives", batch_negatives);
   }
   void validate() const;
 };
@@ -102,10 +106,19 @@ class FeatureQueue {
   int64_t count_ = 0;
 };
 
+// The keys of the whole global batch (all ranks, rank order) for CMCL's batch negatives: [N, D]
+// each; this rank's B rows start at first_row. Undefined tensors: no batch negatives.
+struct BatchKeys {
+  at::Tensor video, text;
+  int64_t first_row = 0;
+};
+
 // CMCL's video→text logits, [q_v·k_t ‖ q_v·TextQueue] / τ: [B, 1 + Q']; the target of every row
-// is column 0. q_video, k_text: [B, D]; text_queue: [Q', D].
+// is column 0. q_video, k_text: [B, D]; text_queue: [Q', D]. With batch keys ([N, D]):
+// [q_v·k_t ‖ q_v·BatchKeys ‖ q_v·TextQueue] / τ: [B, 1 + N + Q'], row i's own key in the batch
+// block (column 1 + first_row + i) at −∞, since it is the positive already.
 at::Tensor cmcl_video_to_text_logits(const at::Tensor& q_video, const at::Tensor& k_text, const at::Tensor& text_queue,
-                                     double temperature);
+                                     double temperature, const at::Tensor& batch_text = {}, int64_t first_row = 0);
 
 // CMCL's hard-negative logits, a softmax of their own: [q_v·q_t ‖ hard_negative_similarities] / τ:
 // [B, 1 + K], the target column 0. The clip's caption and its swapped captions all come from the
@@ -118,10 +131,13 @@ at::Tensor cmcl_hard_negative_logits(const at::Tensor& q_video, const at::Tensor
 // pairs from the momentum encoders; video_queue, text_queue: [K', D] earlier keys (K' may be 0).
 // -> per-sample losses [B]: CE(v→t) + CE(t→v) of each pair. With hard negatives (hard_text
 // [B, K, D] from the query text encoder, hard_valid [B, K]) each pair adds the cross-entropy of
-// cmcl_hard_negative_logits (0 for a clip without any filled slot).
+// cmcl_hard_negative_logits (0 for a clip without any filled slot). With batch keys, both
+// directions take the other clips' keys of the global batch as negatives as well
+// (cmcl_video_to_text_logits; text→video alike with the video keys).
 at::Tensor cmcl_losses(const at::Tensor& q_video, const at::Tensor& q_text, const at::Tensor& k_video,
                        const at::Tensor& k_text, const at::Tensor& video_queue, const at::Tensor& text_queue,
-                       double temperature, const at::Tensor& hard_text = {}, const at::Tensor& hard_valid = {});
+                       double temperature, const at::Tensor& hard_text = {}, const at::Tensor& hard_valid = {},
+                       const BatchKeys& batch = {});
 
 // key ← m·key + (1 − m)·query for every parameter; buffers (BatchNorm statistics) are copied.
 // Both modules must have the same structure (a key encoder is a clone of its query encoder).

@@ -457,13 +457,21 @@ double Trainer::contrastive_micro_step(const Batch& batch) {
     key_video = key_model_->encode_video(keyframes, neighbours).to(torch::kFloat32);
   }
   if (hard_text.defined()) count_hard_wins(key_text);
+  // The global batch's keys (rank order): queued after the step, and with batch negatives also
+  // negatives of this step.
+  const at::Tensor batch_video = dist_->all_gather(key_video.contiguous());
+  const at::Tensor batch_text = dist_->all_gather(key_text.contiguous());
+  BatchKeys batch_keys;
+  if (config_.contrastive.batch_negatives) {
+    batch_keys = {batch_video, batch_text, int64_t(dist_->rank()) * key_video.size(0)};
+  }
   at::Tensor losses = cmcl_losses(video.to(torch::kFloat32), text.to(torch::kFloat32), key_video, key_text,
                                   video_queue_.keys(), text_queue_.keys(), config_.contrastive.temperature, hard_text,
-                                  hard_valid);
+                                  hard_valid, batch_keys);
   at::Tensor loss = losses.sum() / double(global_batch);  // this rank's share of the global mean
   (loss / accumulation).backward();
-  video_queue_.enqueue(dist_->all_gather(key_video.contiguous()));
-  text_queue_.enqueue(dist_->all_gather(key_text.contiguous()));
+  video_queue_.enqueue(batch_video);
+  text_queue_.enqueue(batch_text);
   at::Tensor total = loss.detach().reshape({1}).clone();
   dist_->all_reduce_sum(total);
   return total.item<double>();

@@ -113,6 +113,40 @@ TEST(HardNegatives, CmclLossIsTheQueueRowWithTheKeyPlusTheHardRowWithTheQuery) {
               1e-12);
 }
 
+// CMCL batch negatives (ALBEF): this rank's two clips are rows 1 and 2 of a global batch of three.
+TEST(Cmcl, BatchNegativesAreTheOtherKeysOfTheGlobalBatch) {
+  HardExample x;
+  const double tau = 0.5, inf = std::numeric_limits<double>::infinity();
+  at::Tensor queue = torch::tensor({{0.6, 0.8}}, torch::kFloat64);
+  at::Tensor batch_text = torch::tensor({{-1.0, 0.0}, {1.0, 0.0}, {0.0, 1.0}}, torch::kFloat64);  // rows 1, 2 = x.text
+  at::Tensor logits = cmcl_video_to_text_logits(x.video, x.text, queue, tau, batch_text, 1);
+  ASSERT_EQ(logits.sizes(), (std::vector<int64_t>{2, 5}));  // [B, 1 + N + Q]
+  // Row i: [q_v·k_t ‖ q_v · batch keys, its own (column 1 + 1 + i) at −∞ ‖ q_v · queue] / τ.
+  at::Tensor expected = torch::tensor({{1.6, -1.6, -inf, 1.2, 1.92}, {1.6, -1.2, 1.2, -inf, 2.0}}, torch::kFloat64);
+  EXPECT_TRUE(torch::allclose(logits, expected, 1e-12, 1e-12)) << logits;
+
+  // Text→video takes the batch's video keys alike; with an empty video queue only they are negatives.
+  at::Tensor batch_video = torch::tensor({{0.0, 1.0}, {0.8, 0.6}, {0.6, 0.8}}, torch::kFloat64);  // rows 1, 2 = x.video
+  at::Tensor losses = cmcl_losses(x.video, x.text, x.video, x.text, torch::zeros({0, 2}, torch::kFloat64), queue, tau,
+                                  {}, {}, BatchKeys{batch_video, batch_text, 1});
+  EXPECT_NEAR(losses[0].item<double>(),
+              (log_sum_exp({1.6, -1.6, 1.2, 1.92}) - 1.6) + (log_sum_exp({1.6, 0.0, 1.2}) - 1.6), 1e-12);
+  EXPECT_NEAR(losses[1].item<double>(),
+              (log_sum_exp({1.6, -1.2, 1.2, 2.0}) - 1.6) + (log_sum_exp({1.6, 2.0, 1.2}) - 1.6), 1e-12);
+  // Without batch keys the batch block is absent.
+  EXPECT_EQ(cmcl_video_to_text_logits(x.video, x.text, queue, tau).size(1), 2);
+}
+
+TEST(Cmcl, BatchNegativesRejectBadKeys) {
+  HardExample x;
+  at::Tensor queue = torch::zeros({0, 2}, torch::kFloat64);
+  HDV_EXPECT_THROW_MSG(cmcl_video_to_text_logits(x.video, x.text, queue, 0.5, torch::zeros({2, 2}, torch::kFloat64), 1),
+                       core::Error, "batch keys [2, 2] for queries [2, 2] from row 1: expected [N, D] holding rows 1..2");
+  HDV_EXPECT_THROW_MSG(cmcl_losses(x.video, x.text, x.video, x.text, queue, queue, 0.5, {}, {},
+                                   BatchKeys{torch::zeros({2, 2}, torch::kFloat64), {}, 0}),
+                       core::Error, "CMCL batch keys: give both the video and the text keys of the batch, or neither");
+}
+
 TEST(HardNegatives, EmptySlotsChangeNothing) {
   HardExample x;
   at::Tensor none = torch::zeros({2, 2}, torch::kBool);
@@ -245,6 +279,16 @@ TEST(MlmLoss, SumsCrossEntropyOverLabelledPositionsOnly) {
   EXPECT_NEAR(mlm_loss_sum(logits, labels).item<double>(), expected, 1e-6);
   HDV_EXPECT_THROW_MSG(mlm_loss_sum(logits, torch::zeros({2, 2}, torch::kLong)), core::Error,
                        "mlm loss: logits [1, 2, 3] and labels [2, 2]");
+}
+
+TEST(ContrastiveConfig, BatchNegativesAreForCmclOnly) {
+  ContrastiveConfig config;
+  config.batch_negatives = true;
+  HDV_EXPECT_THROW_MSG(config.validate(), core::ConfigError,
+                       "contrastive.batch_negatives=true is only for mode \"cmcl\" (mode \"clip\" already contrasts "
+                       "every pair of the global batch)");
+  config.mode = "cmcl";
+  EXPECT_NO_THROW(config.validate());
 }
 
 TEST(ContrastiveConfig, RejectsUnknownModeAndBadMomentum) {
