@@ -30,7 +30,6 @@ case_name=$1
 bin=$2
 python=$3
 data=${4:-}
-venv_bin=$(dirname "$python")
 src=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"; jobs -p | xargs -r kill -9 2>/dev/null' EXIT
