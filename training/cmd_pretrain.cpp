@@ -153,6 +153,9 @@ void add_pretrain(CLI::App& app, core::CommonOptions& common, Commands& commands
         "(SynthVid labels; 0 = off)",
         [&f](PretrainConfig& c) { c.contrastive.hard_negatives = f.contrastive.hard_negatives; })
       ->check(core::integer_in(0, kMaxHardNegatives));
+  field("--hard-negative-weight", f.contrastive.hard_negative_weight,
+        "CMCL: weight of the hard negatives' own cross-entropy (1 = as the queue rows)",
+        [&f](PretrainConfig& c) { c.contrastive.hard_negative_weight = f.contrastive.hard_negative_weight; });
   sub->add_flag("--batch-negatives", f.contrastive.batch_negatives,
                 "CMCL: the other clips of the global batch are negatives too, not only the queues (ALBEF); with "
                 "--group-size, look-alikes then meet in the same softmax");

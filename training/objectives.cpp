@@ -28,6 +28,13 @@ void ContrastiveConfig::validate() const {
   if (hard_negatives < 0 || hard_negatives > kMaxHardNegatives) {
     throw core::ConfigError(fmt::format("contrastive.hard_negatives={} must be in [0, {}]", hard_negatives, kMaxHardNegatives));
   }
+  if (!std::isfinite(hard_negative_weight) || hard_negative_weight <= 0 || hard_negative_weight > 100) {
+    throw core::ConfigError(fmt::format("contrastive.hard_negative_weight={} must be in (0, 100]", hard_negative_weight));
+  }
+  if (mode != "cmcl" && hard_negative_weight != 1.0) {
+    throw core::ConfigError(fmt::format("contrastive.hard_negative_weight={} is only for mode \"cmcl\" (mode \"{}\" puts "
+                                        "the swapped captions in the batch's softmax)", hard_negative_weight, mode));
+  }
   if (mode != "cmcl" && batch_negatives) {
     throw core::ConfigError(fmt::format("contrastive.batch_negatives=true is only for mode \"cmcl\" (mode \"{}\" "
                                         "already contrasts every pair of the global batch)", mode));
@@ -166,7 +173,7 @@ at::Tensor cmcl_hard_negative_logits(const at::Tensor& q_video, const at::Tensor
 at::Tensor cmcl_losses(const at::Tensor& q_video, const at::Tensor& q_text, const at::Tensor& k_video,
                        const at::Tensor& k_text, const at::Tensor& video_queue, const at::Tensor& text_queue,
                        double temperature, const at::Tensor& hard_text, const at::Tensor& hard_valid,
-                       const BatchKeys& batch) {
+                       const BatchKeys& batch, double hard_weight) {
   check_pair(q_video, q_text, "video queries", "text queries");
   check_pair(k_video, k_text, "video keys", "text keys");
   if (batch.video.defined() != batch.text.defined()) {
@@ -186,7 +193,7 @@ at::Tensor cmcl_losses(const at::Tensor& q_video, const at::Tensor& q_text, cons
   if (!hard_text.defined()) return v2t + t2v;
   at::Tensor hard = F::cross_entropy(cmcl_hard_negative_logits(q_video, q_text, temperature, hard_text, hard_valid),
                                      target, none);
-  return v2t + t2v + hard;
+  return v2t + t2v + hard_weight * hard;
 }
 
 void momentum_update(torch::nn::Module& key, const torch::nn::Module& query, double momentum) {

@@ -34,6 +34,7 @@ struct ContrastiveConfig {
   double momentum = 0.99;              // CMCL: key encoders θ' ← m·θ' + (1 − m)·θ
   int64_t hard_negatives = 0;          // captions per clip with one attribute swapped, in its video→text
                                        // softmax (needs SynthVid labels; off for other data); 0 = off
+  double hard_negative_weight = 1.0;   // CMCL: weight of the hard negatives' own cross-entropy
   bool batch_negatives = false;        // CMCL: the global batch's other keys are negatives too (ALBEF),
                                        // not only the queue (so grouped look-alikes meet in one step)
 
@@ -45,6 +46,7 @@ struct ContrastiveConfig {
     v("queue_size", queue_size);
     v("momentum", momentum);
     v("hard_negatives", hard_negatives);
+    v("hard_negative_weight", hard_negative_weight);
     v("batch_negatives", batch_negatives);
   }
   void validate() const;
@@ -131,13 +133,13 @@ at::Tensor cmcl_hard_negative_logits(const at::Tensor& q_video, const at::Tensor
 // pairs from the momentum encoders; video_queue, text_queue: [K', D] earlier keys (K' may be 0).
 // -> per-sample losses [B]: CE(v→t) + CE(t→v) of each pair. With hard negatives (hard_text
 // [B, K, D] from the query text encoder, hard_valid [B, K]) each pair adds the cross-entropy of
-// cmcl_hard_negative_logits (0 for a clip without any filled slot). With batch keys, both
+// cmcl_hard_negative_logits (0 for a clip without any filled slot), times hard_weight. With batch keys, both
 // directions take the other clips' keys of the global batch as negatives as well
 // (cmcl_video_to_text_logits; text→video alike with the video keys).
 at::Tensor cmcl_losses(const at::Tensor& q_video, const at::Tensor& q_text, const at::Tensor& k_video,
                        const at::Tensor& k_text, const at::Tensor& video_queue, const at::Tensor& text_queue,
                        double temperature, const at::Tensor& hard_text = {}, const at::Tensor& hard_valid = {},
-                       const BatchKeys& batch = {});
+                       const BatchKeys& batch = {}, double hard_weight = 1.0);
 
 // key ← m·key + (1 − m)·query for every parameter; buffers (BatchNorm statistics) are copied.
 // Both modules must have the same structure (a key encoder is a clone of its query encoder).

@@ -467,7 +467,7 @@ double Trainer::contrastive_micro_step(const Batch& batch) {
   }
   at::Tensor losses = cmcl_losses(video.to(torch::kFloat32), text.to(torch::kFloat32), key_video, key_text,
                                   video_queue_.keys(), text_queue_.keys(), config_.contrastive.temperature, hard_text,
-                                  hard_valid, batch_keys);
+                                  hard_valid, batch_keys, config_.contrastive.hard_negative_weight);
   at::Tensor loss = losses.sum() / double(global_batch);  // this rank's share of the global mean
   (loss / accumulation).backward();
   video_queue_.enqueue(batch_video);

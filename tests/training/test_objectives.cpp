@@ -111,6 +111,11 @@ TEST(HardNegatives, CmclLossIsTheQueueRowWithTheKeyPlusTheHardRowWithTheQuery) {
               (log_sum_exp({1.92, 1.6, 1.2, 0.0}) - 1.92) + (log_sum_exp({1.6, 1.2, -1.6}) - 1.6), 1e-12);
   EXPECT_NEAR(losses[1].item<double>(), (log_sum_exp({1.92, 1.2, 1.6, 0.56}) - 1.92) + (log_sum_exp({1.6, 1.2}) - 1.6),
               1e-12);
+  // The hard-negative weight scales that row's cross-entropy only.
+  at::Tensor weighted = cmcl_losses(x.video, x.text, x.video, k_text, torch::zeros({0, 2}, torch::kFloat64), queue, tau,
+                                    x.hard, x.valid, {}, 3.0);
+  EXPECT_NEAR(weighted[1].item<double>(),
+              (log_sum_exp({1.92, 1.2, 1.6, 0.56}) - 1.92) + 3.0 * (log_sum_exp({1.6, 1.2}) - 1.6), 1e-12);
 }
 
 // CMCL batch negatives (ALBEF): this rank's two clips are rows 1 and 2 of a global batch of three.
@@ -289,6 +294,15 @@ TEST(ContrastiveConfig, BatchNegativesAreForCmclOnly) {
                        "every pair of the global batch)");
   config.mode = "cmcl";
   EXPECT_NO_THROW(config.validate());
+  config.hard_negative_weight = 0;
+  HDV_EXPECT_THROW_MSG(config.validate(), core::ConfigError, "contrastive.hard_negative_weight=0 must be in (0, 100]");
+  config.hard_negative_weight = 4;
+  EXPECT_NO_THROW(config.validate());
+  config.mode = "clip";
+  config.batch_negatives = false;
+  HDV_EXPECT_THROW_MSG(config.validate(), core::ConfigError,
+                       "contrastive.hard_negative_weight=4 is only for mode \"cmcl\" (mode \"clip\" puts the swapped "
+                       "captions in the batch's softmax)");
 }
 
 TEST(ContrastiveConfig, RejectsUnknownModeAndBadMomentum) {
