@@ -109,20 +109,15 @@ port() { "$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0))
 pretrain=(pretrain --data "$data" --split train --preset hdvila-tiny --python "$python" --threads 1 --workers 1
           --batch-norm frozen --log-every 1 --quiet --batch-size 4)
 
-# A folder of 16 x 16 PNGs (coloured squares on black), as tests/training/test_gan.sh.
-gan_images() {
-  "$python" - "$1" <<'EOF' || fail "could not write the image folder"
-import os, random, sys
-from PIL import Image
-out = sys.argv[1]
-os.makedirs(out)
-rng = random.Random(3)
-for i in range(48):
-    img = Image.new("RGB", (16, 16))
-    side = rng.randint(4, 8); x = rng.randint(0, 16 - side); y = rng.randint(0, 16 - side)
-    img.paste(rng.choice([(230, 40, 40), (40, 200, 60), (50, 80, 230)]), (x, y, x + side, y + side))
-    img.save(os.path.join(out, f"square-{i:03d}.png"))
-EOF
+# A folder of 16 x 16 PNGs (coloured squares on black), as tests/training/test_gan.sh trains on.
+gan_images() { "$python" "$src/tests/training/make_square_images.py" "$1" || fail "could not write the image folder"; }
+
+# wait_for_lines FILE N: until FILE exists with at least N lines (at most 30 s).
+wait_for_lines() {
+  for _ in $(seq 1 3000); do
+    [[ -f $1 ]] && [[ $(wc -l <"$1") -ge $2 ]] && return
+    sleep 0.01
+  done
 }
 gan=(gan --data-kind folder --preset stylegan2-tiny --resolution 16 --batch 4 --seed 2 --log-every 1 --threads 1 --quiet)
 
@@ -256,10 +251,7 @@ sigint-pretrain)
   "$bin/hdvila-train" "${args[@]}" --out "$work/straight" || fail "uninterrupted run failed"
   "$bin/hdvila-train" "${args[@]}" --out "$work/stopped" >"$work/stopped.log" 2>&1 &
   victim=$!
-  for _ in $(seq 1 3000); do
-    [[ -f $work/stopped/metrics.jsonl ]] && [[ $(wc -l <"$work/stopped/metrics.jsonl") -ge 5 ]] && break
-    sleep 0.01
-  done
+  wait_for_lines "$work/stopped/metrics.jsonl" 5
   kill -INT "$victim" 2>/dev/null || fail "the run finished before it could be interrupted"
   wait "$victim"
   rc=$?
@@ -310,10 +302,7 @@ sigterm-generate)
   done >"$work/jobs.jsonl"
   "$bin/hdvila-generate" --jobs "$work/jobs.jsonl" "${g[@]}" --out "$work/batch" >"$work/batch.log" 2>&1 &
   victim=$!
-  for _ in $(seq 1 3000); do
-    [[ -f $work/batch/results.jsonl ]] && [[ $(wc -l <"$work/batch/results.jsonl") -ge 2 ]] && break
-    sleep 0.01
-  done
+  wait_for_lines "$work/batch/results.jsonl" 2
   kill -TERM "$victim" 2>/dev/null || fail "the batch finished before it could be stopped"
   wait "$victim"
   rc=$?
@@ -357,10 +346,7 @@ rank-killed)
   p=$(port)
   launch 0 "$work/run" "$p"; rank0=$!
   launch 1 "$work/run" "$p"; rank1=$!
-  for _ in $(seq 1 3000); do  # until step 5 is logged (the checkpoint of step 4 is written)
-    [[ -f $work/run/metrics.jsonl ]] && [[ $(wc -l <"$work/run/metrics.jsonl") -ge 5 ]] && break
-    sleep 0.01
-  done
+  wait_for_lines "$work/run/metrics.jsonl" 5  # until step 5 is logged (the checkpoint of step 4 is written)
   kill -9 "$rank1" 2>/dev/null || fail "rank 1 finished before it could be killed"
   start=$SECONDS
   wait "$rank0"; rc=$?

@@ -16,18 +16,7 @@ trap 'rm -rf "$work"; jobs -p | xargs -r kill -9 2>/dev/null' EXIT
 
 fail() { echo "FAIL: $*"; exit 1; }
 
-"$python" - "$work/images" <<'EOF' || fail "could not write the image folder"
-import os, random, sys
-from PIL import Image
-out = sys.argv[1]
-os.makedirs(out)
-rng = random.Random(3)
-for i in range(48):
-    img = Image.new("RGB", (16, 16))
-    side = rng.randint(4, 8); x = rng.randint(0, 16 - side); y = rng.randint(0, 16 - side)
-    img.paste(rng.choice([(230, 40, 40), (40, 200, 60), (50, 80, 230)]), (x, y, x + side, y + side))
-    img.save(os.path.join(out, f"square-{i:03d}.png"))
-EOF
+"$python" "$(dirname "$0")/make_square_images.py" "$work/images" || fail "could not write the image folder"
 
 common=(--data "$work/images" --data-kind folder --preset stylegan2-tiny --resolution 16 --batch 4 --seed 2
         --log-every 1 --threads 2 --quiet)
