@@ -156,12 +156,61 @@ std::vector<ClipGroupKey> clip_group_keys(const Dataset& dataset) {
   keys.reserve(dataset.clips.size());
   for (const ClipRecord& clip : dataset.clips) {
     const std::optional<SynthObject> o = primary_object(clip.labels);
-    keys.push_back(o ? ClipGroupKey{o->cls * int64_t(kSynthColours.size()) + o->colour,
-                                    o->texture * int64_t(kSynthMotions.size()) + o->motion}
-                     : ClipGroupKey{});
+    if (!o) {
+      keys.emplace_back();
+      continue;
+    }
+    int64_t scene = -1;
+    if (clip.labels.contains("background") && clip.labels["background"].is_string()) {
+      const std::string background = clip.labels["background"].get<std::string>();
+      const auto found = std::find(kSynthBackgrounds.begin(), kSynthBackgrounds.end(), background);
+      if (found != kSynthBackgrounds.end()) scene = int64_t(found - kSynthBackgrounds.begin());
+    }
+    keys.push_back({o->cls * int64_t(kSynthColours.size()) + o->colour,
+                    o->texture * int64_t(kSynthMotions.size()) + o->motion, scene});
   }
   return keys;
 }
+
+namespace {
+
+// Greedy groups of `group_size` clips of one bucket with pairwise different variants; `clips` in
+// order, buckets by (group, scene) or by group alone. Clips of no full group go to `unplaced`, in
+// the order they were met.
+void form_groups(const std::vector<int64_t>& clips, const std::vector<ClipGroupKey>& keys, int group_size, bool by_scene,
+                 std::vector<std::vector<int64_t>>& groups, std::vector<int64_t>& unplaced) {
+  std::map<std::pair<int64_t, int64_t>, size_t> bucket_of;
+  std::vector<std::vector<int64_t>> buckets;
+  for (int64_t clip : clips) {
+    const ClipGroupKey& key = keys[size_t(clip)];
+    auto [it, added] = bucket_of.emplace(std::make_pair(key.group, by_scene ? key.scene : -1), buckets.size());
+    if (added) buckets.emplace_back();
+    buckets[it->second].push_back(clip);
+  }
+  for (std::vector<int64_t>& remaining : buckets) {
+    while (!remaining.empty()) {
+      std::vector<int64_t> group = {remaining.front()};
+      std::set<int64_t> variants = {keys[size_t(remaining.front())].variant};
+      std::vector<int64_t> rest;
+      for (size_t i = 1; i < remaining.size(); ++i) {
+        const int64_t clip = remaining[i];
+        if (int(group.size()) < group_size && variants.insert(keys[size_t(clip)].variant).second) {
+          group.push_back(clip);
+        } else {
+          rest.push_back(clip);
+        }
+      }
+      if (int(group.size()) == group_size) {
+        groups.push_back(std::move(group));
+      } else {
+        unplaced.insert(unplaced.end(), group.begin(), group.end());
+      }
+      remaining = std::move(rest);
+    }
+  }
+}
+
+}  // namespace
 
 int64_t grouped_epoch_length(int64_t dataset_size, int world, int group_size) {
   const int64_t per_round = int64_t(world) * group_size;
@@ -181,43 +230,20 @@ std::vector<int64_t> grouped_epoch_order(const std::vector<ClipGroupKey>& keys, 
   const at::Tensor permutation = at::randperm(n, generator, torch::kInt64);
   const int64_t* shuffled = permutation.data_ptr<int64_t>();
 
-  // Buckets by (class, colour) in order of first appearance; unlabelled clips are left over.
-  std::map<int64_t, size_t> bucket_of;
-  std::vector<std::vector<int64_t>> buckets;
-  std::vector<int64_t> leftover;
+  // Two passes: buckets by (class, colour, background), then the clips that found no full group
+  // there by (class, colour) alone; buckets in order of first appearance. Unlabelled clips are left
+  // over.
+  std::vector<int64_t> unlabelled, unplaced;
+  std::vector<int64_t> labelled;
   for (int64_t i = 0; i < n; ++i) {
     const int64_t clip = shuffled[i];
-    const ClipGroupKey& key = keys[size_t(clip)];
-    if (key.group < 0) {
-      leftover.push_back(clip);
-      continue;
-    }
-    auto [it, added] = bucket_of.emplace(key.group, buckets.size());
-    if (added) buckets.emplace_back();
-    buckets[it->second].push_back(clip);
+    (keys[size_t(clip)].group < 0 ? unlabelled : labelled).push_back(clip);
   }
   std::vector<std::vector<int64_t>> groups;
-  for (std::vector<int64_t>& remaining : buckets) {
-    while (!remaining.empty()) {
-      std::vector<int64_t> group = {remaining.front()};
-      std::set<int64_t> variants = {keys[size_t(remaining.front())].variant};
-      std::vector<int64_t> rest;
-      for (size_t i = 1; i < remaining.size(); ++i) {
-        const int64_t clip = remaining[i];
-        if (int(group.size()) < group_size && variants.insert(keys[size_t(clip)].variant).second) {
-          group.push_back(clip);
-        } else {
-          rest.push_back(clip);
-        }
-      }
-      if (int(group.size()) == group_size) {
-        groups.push_back(std::move(group));
-      } else {
-        leftover.insert(leftover.end(), group.begin(), group.end());
-      }
-      remaining = std::move(rest);
-    }
-  }
+  form_groups(labelled, keys, group_size, /*by_scene=*/true, groups, unplaced);
+  std::vector<int64_t> leftover;
+  form_groups(unplaced, keys, group_size, /*by_scene=*/false, groups, leftover);
+  leftover.insert(leftover.end(), unlabelled.begin(), unlabelled.end());
   // Left-over clips fill groups of their own (no constraint), the last one possibly short.
   for (size_t i = 0; i < leftover.size(); i += size_t(group_size)) {
     groups.emplace_back(leftover.begin() + i, leftover.begin() + std::min(leftover.size(), i + size_t(group_size)));

@@ -55,17 +55,21 @@ std::vector<std::string> hard_negative_captions(const std::string& caption, cons
                                                 uint64_t seed);
 
 // What groups a clip: the primary object's class and colour (`group`), and what must differ inside a
-// group: its texture and motion (`variant`). -1 / -1 for a clip without labels.
+// group: its texture and motion (`variant`). `scene` is the clip's background, which a group shares
+// where the data allows (the caption names it, so a group that differs in background is still told
+// apart by background alone). -1 for a clip without labels (`scene`: without a known background).
 struct ClipGroupKey {
   int64_t group = -1;
   int64_t variant = -1;
+  int64_t scene = -1;
 };
 std::vector<ClipGroupKey> clip_group_keys(const Dataset& dataset);
 
 // The epoch order of one rank (loader.h, epoch_order) in groups of `group_size` consecutive
 // positions. The clips are shuffled by (seed, epoch) as epoch_order does; then, within each
-// (class, colour) group in that order, groups are filled greedily with clips whose (texture,
-// motion) differ from every clip already in the group. Clips left over (no labels, or no partner)
+// (class, colour, background) bucket in that order, groups are filled greedily with clips whose
+// (texture, motion) differ from every clip already in the group; clips that found no full group
+// there get a second pass within (class, colour) alone. Clips left over (no labels, or no partner)
 // fill the remaining groups in shuffled order. Groups are shuffled, the order is padded by wrapping
 // to a multiple of world * group_size, and rank r takes groups r, r + world, ...:
 // grouped_epoch_length(N, world, group_size) positions each.

@@ -44,8 +44,9 @@ struct LoaderConfig {
   int64_t min_attempts = 100;    // clips attempted before max_skip_rate is enforced
   bool shuffle = true;           // training: a new order every epoch
   int group_size = 0;            // training: batches made of groups of this many clips sharing the primary
-                                 // object's class + colour, differing in texture or motion (SynthVid
-                                 // labels; hard_negatives.h); 0 = off. Must divide batch_size
+                                 // object's class + colour (background where possible), differing in
+                                 // texture or motion (SynthVid labels; hard_negatives.h); 0 = off. Must
+                                 // divide batch_size
 
   template <class V>
   void fields(V& v) {

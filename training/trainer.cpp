@@ -254,7 +254,7 @@ void Trainer::resolve_hard_negatives() {
     return;
   }
   core::log_info("hard negatives: {} swapped-attribute captions per clip in the video->text softmax; batches in "
-                 "groups of {} clips sharing class + colour{}",
+                 "groups of {} clips sharing class + colour (and background where the data allows){}",
                  contrastive.hard_negatives, loader.group_size, loader.group_size == 0 ? " (off)" : "");
 }
 

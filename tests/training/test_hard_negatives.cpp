@@ -279,6 +279,55 @@ TEST(GroupedEpochOrder, RanksTakeWholeGroupsAndCoverTheEpoch) {
   EXPECT_EQ(all.size(), 95u);
 }
 
+TEST(GroupedEpochOrder, GroupsShareTheBackgroundWhereTheDataAllows) {
+  // One (class, colour): 12 clips on background 0 and 12 on background 1 (variants 0..11 each), then
+  // 3 on background 2 and 1 on background 3 (variants 20..23): those four make no group of their
+  // own background and are grouped by (class, colour) alone.
+  std::vector<ClipGroupKey> keys;
+  for (int64_t scene : {0, 1}) {
+    for (int64_t v = 0; v < 12; ++v) keys.push_back({5, v, scene});
+  }
+  for (int64_t v = 20; v < 24; ++v) keys.push_back({5, v, v < 23 ? 2 : 3});
+  const std::vector<int64_t> order = grouped_epoch_order(keys, 3, 0, 0, 1, 4);
+  ASSERT_EQ(order.size(), 28u);
+  EXPECT_EQ(std::set<int64_t>(order.begin(), order.end()).size(), 28u);
+  std::map<std::set<int64_t>, int> by_scenes;  // the backgrounds of a group -> groups
+  for (size_t g = 0; g < order.size(); g += 4) {
+    std::set<int64_t> scenes, variants;
+    for (size_t k = 0; k < 4; ++k) {
+      scenes.insert(keys[size_t(order[g + k])].scene);
+      variants.insert(keys[size_t(order[g + k])].variant);
+    }
+    EXPECT_EQ(variants.size(), 4u) << "group at " << g;
+    ++by_scenes[scenes];
+  }
+  EXPECT_EQ(by_scenes, (std::map<std::set<int64_t>, int>{{{0}, 3}, {{1}, 3}, {{2, 3}, 1}}));
+}
+
+TEST(ClipGroupKeys, ClassAndColourGroupTextureAndMotionVaryAndTheBackgroundIsTheScene) {
+  Dataset dataset;
+  SynthObject o;
+  o.cls = 2, o.colour = 3, o.texture = 1, o.motion = 4;
+  ClipRecord clip;
+  clip.labels = labels_of(o);
+  clip.labels["background"] = "snow";
+  dataset.clips.push_back(clip);
+  clip.labels["background"] = "nowhere";  // not a SynthVid background: no scene, still grouped
+  dataset.clips.push_back(clip);
+  clip.labels = core::Json();  // no labels at all
+  dataset.clips.push_back(clip);
+  const std::vector<ClipGroupKey> keys = clip_group_keys(dataset);
+  ASSERT_EQ(keys.size(), 3u);
+  const int64_t snow = std::find(kSynthBackgrounds.begin(), kSynthBackgrounds.end(), "snow") - kSynthBackgrounds.begin();
+  EXPECT_EQ(keys[0].group, 2 * int64_t(kSynthColours.size()) + 3);
+  EXPECT_EQ(keys[0].variant, 1 * int64_t(kSynthMotions.size()) + 4);
+  EXPECT_EQ(keys[0].scene, snow);
+  EXPECT_EQ(keys[1].group, keys[0].group);
+  EXPECT_EQ(keys[1].scene, -1);
+  EXPECT_EQ(keys[2].group, -1);
+  EXPECT_EQ(keys[2].scene, -1);
+}
+
 TEST(LoaderConfig, GroupSizeMustDivideTheBatch) {
   LoaderConfig config;
   config.batch_size = 16;
