@@ -163,8 +163,8 @@ void add_pretrain(CLI::App& app, core::CommonOptions& common, Commands& commands
     c.contrastive.batch_negatives = f.contrastive.batch_negatives;
   });
   field("--group-size", f.loader.group_size,
-        "Batches in groups of this many clips sharing class + colour, differing in texture or motion (SynthVid "
-        "labels; 0 = off; must divide --batch-size)",
+        "Batches in groups of this many clips sharing class + colour (and background where possible), differing "
+        "in texture or motion (SynthVid labels; 0 = off; must divide --batch-size)",
         [&f](PretrainConfig& c) { c.loader.group_size = f.loader.group_size; })
       ->check(core::integer_in(0, 1024));
   field("--seed", f.seed, "Seed of data order, sampling, initialisation and masking",
@@ -379,6 +379,7 @@ struct StageProbeOptions_ {
   DataSpec data;
   std::string fit_split = "train";
   std::string json;
+  SupervisedTowerOptions supervise;
 };
 
 void print_stage_probes(const StageProbeReport& report) {
@@ -423,6 +424,14 @@ void add_stage_probes(CLI::App& app, core::CommonOptions& common, Commands& comm
   sub->get_option("--split")->description("Split the probes are scored on");
   sub->add_option("--fit-split", options->fit_split, "Split the probes are fitted on")->capture_default_str();
   sub->add_option("--json", options->json, "Write the table to this JSON file");
+  sub->add_option("--train-steps", options->supervise.steps,
+                  "First train the video tower end to end on the fit split's labels for this many steps (a linear "
+                  "head per attribute on the embedding), then probe: can the input path carry the attributes? "
+                  "(default 0: probe the model as it is)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--train-lr", options->supervise.lr, "AdamW learning rate of the tower with --train-steps (heads: 10x)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   commands.push_back({sub, [options, &common] {
     core::apply_common_options(common);
     const c10::Device device = core::resolve_device(common.device);
@@ -433,6 +442,21 @@ void add_stage_probes(CLI::App& app, core::CommonOptions& common, Commands& comm
     const Dataset test = load_dataset(options->data);
     core::log_info("stage-probes: {} fitted on {} ({} clips), scored on {} ({} clips)", model_path.string(),
                    options->fit_split, fit.clips.size(), options->data.split, test.clips.size());
+    std::vector<SupervisedTowerTick> ticks;
+    if (options->supervise.steps > 0) {
+      SupervisedTowerOptions supervise = options->supervise;
+      supervise.batch_size = options->run.batch_size;
+      supervise.workers = options->run.workers;
+      supervise.device = device;
+      ticks = supervise_video_tower(*model, tokenizer, fit, ClipSampler(sampler), supervise,
+                                    [&](const SupervisedTowerTick& t) {
+                                      std::string accuracy;
+                                      for (const auto& [name, value] : t.accuracy) accuracy += fmt::format(" {} {:.1f}", name, value);
+                                      core::log_info("stage-probes: supervised step {}/{} | loss {:.4f} | train acc{} | "
+                                                     "{:.1f} clips/s",
+                                                     t.step, supervise.steps, t.loss, accuracy, t.clips_per_second);
+                                    });
+    }
     core::ConsoleProgress progress("encoding clips", "clips");
     StageProbeOptions probe;
     probe.batch_size = options->run.batch_size;
@@ -446,6 +470,16 @@ void add_stage_probes(CLI::App& app, core::CommonOptions& common, Commands& comm
     if (!options->json.empty()) {
       core::Json out = report.to_json();
       out["model"] = model_path.string();
+      if (!ticks.empty()) {
+        core::Json log = core::Json::array();
+        for (const SupervisedTowerTick& t : ticks) {
+          core::Json accuracy = core::Json::object();
+          for (const auto& [name, value] : t.accuracy) accuracy[name] = value;
+          log.push_back(core::Json{{"step", t.step}, {"loss", t.loss}, {"train_accuracy", accuracy},
+                         {"clips_per_second", t.clips_per_second}});
+        }
+        out["supervised"] = core::Json{{"steps", options->supervise.steps}, {"lr", options->supervise.lr}, {"log", log}};
+      }
       out["data"] = {{"path", options->data.path.string()}, {"fit_split", options->fit_split},
                      {"split", options->data.split}, {"format", test.format}};
       core::write_json_file(options->json, out);

@@ -256,4 +256,101 @@ StageProbeReport stage_probes(models::VLModelImpl& model, const models::Tokenize
   return report;
 }
 
+std::vector<SupervisedTowerTick> supervise_video_tower(models::VLModelImpl& model, const models::Tokenizer& tokenizer,
+                                                       const Dataset& fit, const ClipSampler& sampler,
+                                                       const SupervisedTowerOptions& options,
+                                                       const std::function<void(const SupervisedTowerTick&)>& on_tick) {
+  if (options.steps < 1 || options.lr <= 0 || options.temperature <= 0) {
+    throw core::ConfigError(fmt::format("supervise_video_tower: steps={}, lr={}, temperature={}: expected >= 1, > 0, > 0",
+                                        options.steps, options.lr, options.temperature));
+  }
+  const Dataset clips = one_object_clips(fit);
+  if (clips.clips.empty()) {
+    throw core::Error(fmt::format("{}: no one-object clip with SynthVid labels (labels.jsonl); the supervised tower "
+                                  "check needs them",
+                                  fit.root.string()));
+  }
+  // Labels per clip and attribute (-1: missing, ignored by the loss).
+  const size_t attributes = kStageProbeAttributes.size();
+  std::vector<int64_t> values(attributes, 0);
+  std::vector<int64_t> table(clips.clips.size() * attributes, -1);
+  for (size_t c = 0; c < clips.clips.size(); ++c) {
+    for (size_t a = 0; a < attributes; ++a) {
+      auto [count, value] = label_of(clips.clips[c].labels, kStageProbeAttributes[a]);
+      values[a] = count;
+      table[c * attributes + a] = value;
+    }
+  }
+  const at::Tensor labels = torch::tensor(table, torch::kLong).view({int64_t(clips.clips.size()), int64_t(attributes)});
+
+  torch::manual_seed(options.seed);
+  torch::nn::ModuleList heads;
+  for (size_t a = 0; a < attributes; ++a) heads->push_back(torch::nn::Linear(model.config().embed_dim, values[a]));
+  heads->to(options.device);
+  std::vector<at::Tensor> tower = model.video->parameters();
+  for (const at::Tensor& p : model.video_proj->parameters()) tower.push_back(p);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(tower, std::make_unique<torch::optim::AdamWOptions>(options.lr));
+  groups.emplace_back(heads->parameters(), std::make_unique<torch::optim::AdamWOptions>(options.lr * 10));
+  torch::optim::AdamW optimizer(std::move(groups), torch::optim::AdamWOptions(options.lr));
+
+  LoaderConfig config;
+  config.batch_size = static_cast<int>(options.batch_size);
+  config.workers = options.workers;
+  config.max_skip_rate = 1.0;
+  ClipLoader loader(clips, sampler, tokenizer, static_cast<int>(model.config().max_text_len), config, options.seed, 0,
+                    1, /*train=*/true);
+  model.train();
+  std::vector<SupervisedTowerTick> ticks;
+  double loss_sum = 0;
+  int64_t tick_steps = 0, tick_clips = 0;
+  std::vector<int64_t> right(attributes, 0), seen(attributes, 0);
+  auto tick_start = std::chrono::steady_clock::now();
+  for (int64_t step = 1; step <= options.steps; ++step) {
+    std::optional<Batch> batch = loader.next();
+    if (!batch) throw core::Error(fmt::format("{}: the training stream ended", fit.root.string()));
+    const at::Tensor index = torch::tensor(batch->clip_indices, torch::kLong);
+    const at::Tensor y = labels.index_select(0, index).to(options.device);
+    at::Tensor embedding =
+        model.encode_video(batch->keyframes.to(options.device), batch->neighbours.to(options.device)).to(torch::kFloat32);
+    embedding = embedding / options.temperature;
+    at::Tensor loss = torch::zeros({}, embedding.options());
+    for (size_t a = 0; a < attributes; ++a) {
+      const at::Tensor target = y.select(1, int64_t(a));
+      const at::Tensor logits = heads[a]->as<torch::nn::Linear>()->forward(embedding);
+      loss = loss + torch::nn::functional::cross_entropy(
+                        logits, target, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1));
+      torch::NoGradGuard no_grad;
+      const at::Tensor known = target.ge(0);
+      right[a] += logits.argmax(1).eq(target).logical_and(known).sum().item<int64_t>();
+      seen[a] += known.sum().item<int64_t>();
+    }
+    optimizer.zero_grad();
+    loss.backward();
+    optimizer.step();
+    loss_sum += loss.item<double>();
+    ++tick_steps;
+    tick_clips += int64_t(batch->clip_indices.size());
+    if (step % options.log_every == 0 || step == options.steps) {
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - tick_start).count();
+      SupervisedTowerTick tick;
+      tick.step = step;
+      tick.loss = loss_sum / double(tick_steps);
+      tick.clips_per_second = seconds > 0 ? double(tick_clips) / seconds : 0;
+      for (size_t a = 0; a < attributes; ++a) {
+        tick.accuracy.emplace_back(std::string(kStageProbeAttributes[a]),
+                                   seen[a] > 0 ? 100.0 * double(right[a]) / double(seen[a]) : 0.0);
+      }
+      ticks.push_back(tick);
+      if (on_tick) on_tick(tick);
+      loss_sum = 0, tick_steps = 0, tick_clips = 0;
+      std::fill(right.begin(), right.end(), 0);
+      std::fill(seen.begin(), seen.end(), 0);
+      tick_start = std::chrono::steady_clock::now();
+    }
+  }
+  model.eval();
+  return ticks;
+}
+
 }  // namespace hdv::train

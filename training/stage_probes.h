@@ -27,6 +27,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -104,5 +105,40 @@ struct StageProbeOptions {
 // test's. Throws core::Error when either split has no labelled one-object clip.
 StageProbeReport stage_probes(models::VLModelImpl& model, const models::Tokenizer& tokenizer, const Dataset& fit,
                               const Dataset& test, const ClipSampler& sampler, const StageProbeOptions& options);
+
+// The end-to-end check of the input path: can the video tower *learn* the attributes when it is
+// asked for them directly? A linear head per kStageProbeAttributes attribute reads the unit-length
+// video embedding (divided by `temperature`, the contrastive loss's scale); the video tower
+// (encoder and projection; the text tower is not touched) and the heads train on the sum of the
+// heads' cross-entropies over the one-object clips of `fit`, with training sampling (random
+// segments and crop), for `steps` AdamW steps. Run before stage_probes, the probes then say which
+// attributes the input path carries when an objective asks for them, and where: if texture is
+// readable after this, its absence after contrastive training is the objective's doing.
+struct SupervisedTowerOptions {
+  int64_t steps = 0;
+  double lr = 1e-4;           // the tower's; the heads take 10x
+  double temperature = 0.07;  // the embedding is divided by it before the heads
+  int64_t batch_size = 16;
+  int workers = 2;
+  uint64_t seed = 0;
+  int64_t log_every = 25;
+  c10::Device device{c10::kCPU};
+};
+
+// One log tick: mean loss and training accuracy (percent) of each attribute's head over the tick.
+struct SupervisedTowerTick {
+  int64_t step = 0;
+  double loss = 0;
+  std::vector<std::pair<std::string, double>> accuracy;  // kStageProbeAttributes order
+  double clips_per_second = 0;
+};
+
+// Trains `model`'s video tower in place (see SupervisedTowerOptions); `on_tick` is called every
+// log_every steps and at the last. Throws core::Error when `fit` has no labelled one-object clip,
+// core::ConfigError for steps < 1 or lr <= 0.
+std::vector<SupervisedTowerTick> supervise_video_tower(models::VLModelImpl& model, const models::Tokenizer& tokenizer,
+                                                       const Dataset& fit, const ClipSampler& sampler,
+                                                       const SupervisedTowerOptions& options,
+                                                       const std::function<void(const SupervisedTowerTick&)>& on_tick);
 
 }  // namespace hdv::train
