@@ -37,6 +37,9 @@ void VideoEncoderConfig::validate() const {
   if (lr_last_stage != 3 && lr_last_stage != 4) {
     throw core::ConfigError(fmt::format("video lr_last_stage={} must be 3 or 4", lr_last_stage));
   }
+  if (time_embed_init != "zeros" && time_embed_init != "normal") {
+    throw core::ConfigError(fmt::format("video time_embed_init=\"{}\" must be zeros or normal", time_embed_init));
+  }
   if (hr_reference_resize != "bilinear" && hr_reference_resize != "nearest") {
     throw core::ConfigError(
         fmt::format("video hr_reference_resize=\"{}\" must be bilinear or nearest", hr_reference_resize));
@@ -79,7 +82,9 @@ VideoEncoderImpl::VideoEncoderImpl(const VideoEncoderConfig& config) : config_(c
     // Learned position embeddings, initialised like TimeSformer (truncated normal, std 0.02).
     pos_embed = register_parameter(
         "pos_embed", torch::randn({1, config_.grid_height * config_.grid_width, hidden}).clamp_(-2, 2) * 0.02);
-    time_embed = register_parameter("time_embed", torch::zeros({1, config_.frames, hidden}));
+    time_embed = register_parameter("time_embed", config_.time_embed_init == "normal"
+                                                      ? torch::randn({1, config_.frames, hidden}).clamp_(-2, 2) * 0.02
+                                                      : torch::zeros({1, config_.frames, hidden}));
   }
   if (config_.mode == "hybrid") {
     fuse = register_module("fuse", torch::nn::Conv2d(torch::nn::Conv2dOptions(2 * hidden, hidden, 1)));

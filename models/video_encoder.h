@@ -47,6 +47,11 @@ struct VideoEncoderConfig {
   // (hdvila's own models) or "nearest" (every 4th row and column, as HD-VILA's released code
   // does with F.interpolate's default; set by `hdvila-train import --hdvila`).
   std::string hr_reference_resize = "bilinear";
+  // How the temporal position embedding starts: "zeros" (TimeSformer, HD-VILA) or "normal" (a
+  // truncated normal, std 0.02, like the spatial one). At zeros every frame looks alike to the
+  // temporal attention until the embedding has learned to differ, so "before" and "after" (the
+  // direction of a motion) are not told apart at first; only the start differs, not the model.
+  std::string time_embed_init = "zeros";
 
   template <class V>
   void fields(V& v) {
@@ -62,6 +67,7 @@ struct VideoEncoderConfig {
     v("grid_width", grid_width);
     v("lr_last_stage", lr_last_stage);
     v("hr_reference_resize", hr_reference_resize);
+    v("time_embed_init", time_embed_init);
   }
   void validate() const;
   bool uses_hr() const { return mode != "lr-only"; }

@@ -88,6 +88,23 @@ TEST(VideoEncoder, NearestHrReferenceResizeTakesEveryFourthRowAndColumnOfC4) {
                        "video hr_reference_resize=\"area\" must be bilinear or nearest");
 }
 
+// time_embed_init: zeros (TimeSformer's start) or a truncated normal of std 0.02, like pos_embed.
+TEST(VideoEncoder, TimeEmbeddingStartsAtZerosOrATruncatedNormal) {
+  torch::manual_seed(0);
+  VideoEncoderConfig config = tiny_config();
+  VideoEncoder zeros(config);
+  EXPECT_TRUE(torch::equal(zeros->time_embed, torch::zeros_like(zeros->time_embed)));
+  config.time_embed_init = "normal";
+  VideoEncoder normal(config);
+  EXPECT_EQ(normal->time_embed.sizes(), zeros->time_embed.sizes());
+  EXPECT_LE(normal->time_embed.abs().max().item<double>(), 0.04 + 1e-7);  // clamped at 2 std
+  EXPECT_NEAR(normal->time_embed.std().item<double>(), 0.02, 0.004);
+  // The frames differ from one another from the start.
+  EXPECT_GT((normal->time_embed.select(1, 0) - normal->time_embed.select(1, 2)).abs().sum().item<double>(), 0.0);
+  config.time_embed_init = "uniform";
+  HDV_EXPECT_THROW_MSG(VideoEncoder{config}, core::ConfigError, "video time_embed_init=\"uniform\" must be zeros or normal");
+}
+
 TEST(VideoEncoder, VariantsForAblation) {
   torch::manual_seed(0);
   Clip clip;
