@@ -15,13 +15,14 @@
 #   5. the generator's global-direction table with the VL model
 #   6. fp16 copies into assets/models (with the extended vocabulary), then the card metrics
 #
-# Status (2026-12-07): this is the recipe of issues 24/25; its runs are in progress and the models
-# in assets/models are still those of the previous recipe (git show 5f1320e:scripts/train_defaults.sh),
-# which the model card describes. Measured throughput on this 2-core machine, one thread each,
-# side by side with builds: the VL run about 2.5 clips/s, the generator 3 to 6 images/s. The
-# runs in progress differ from this script in one way each: the generator run got its guide
-# classifier at step 11,940 (95.5 kimg); the bilingual VL run restarted from step 0 after the CMCL
-# hard-negative fix of 2026-12-07 (docs/training.md#hard-negatives).
+# Status (2026-12-08): this is the recipe of issues 24/25; the models in assets/models are still
+# those of the previous recipe (git show 5f1320e:scripts/train_defaults.sh), which the model card
+# describes. The runs of this recipe so far (VL to step ~2,000, generator to 116 kimg) were lost
+# with their machine before either was measured against the card. Measured throughput on this 2-core
+# machine, one thread each, side by side with builds: the VL run about 2.5 clips/s, the generator
+# 3 to 6 images/s. Supervised checks of the video tower (docs/training.md, 2026-12-08) found that
+# the hybrid tower does not learn texture or motion in a few hundred steps even with labels, so
+# this VL recipe is not expected to reach issue 24's targets as it stands.
 #
 # Each stage is skipped when its output exists, so an interrupted run continues where it stopped
 # (pretrain and gan also resume their own checkpoints, every 100 steps / 500 steps: well under
