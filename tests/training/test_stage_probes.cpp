@@ -107,8 +107,8 @@ TEST(LinearProbe, RejectsMismatchedShapes) {
 
 
 // The supervised tower check learns what it is asked for: on 96 SynthVid clips at 64 px the
-// tiny tower's colour head goes from chance (12.5%) to well above it within 60 steps; only the
-// video tower and its projection change, never the text tower.
+// tiny HR-only tower's colour head goes from chance (12.5%) to 51.5% over steps 121-240 (40%
+// required); only the video tower and its projection change, never the text tower.
 TEST(SupervisedTower, LearnsColourAndLeavesTheTextTowerAlone) {
   const int saved_threads = at::get_num_threads();
   at::set_num_threads(1);
@@ -128,7 +128,11 @@ TEST(SupervisedTower, LearnsColourAndLeavesTheTextTowerAlone) {
   const Dataset fit = load_dataset(spec);
 
   torch::manual_seed(0);
-  models::VLModel model(models::vl_preset("hdvila-tiny"));
+  // The HR-only tower: the hybrid one learns from scratch far more slowly (docs/training.md,
+  // supervised checks), too slowly for a unit test.
+  models::VLConfig config = models::vl_preset("hdvila-tiny");
+  config.video.mode = "hr-only";
+  models::VLModel model(config);
   const at::Tensor text_before = model->bert->parameters().front().detach().clone();
   const at::Tensor video_before = model->video_proj->weight.detach().clone();
   ClipSamplerConfig sampler;
@@ -140,11 +144,11 @@ TEST(SupervisedTower, LearnsColourAndLeavesTheTextTowerAlone) {
   const models::Tokenizer tokenizer(std::vector<std::string>{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a"},
                                     models::TokenizerConfig{}, "test vocabulary");
   SupervisedTowerOptions options;
-  options.steps = 60;
+  options.steps = 240;
   options.lr = 1e-3;
   options.batch_size = 8;
   options.workers = 1;
-  options.log_every = 30;
+  options.log_every = 120;
   int calls = 0;
   const std::vector<SupervisedTowerTick> ticks =
       supervise_video_tower(*model, tokenizer, fit, ClipSampler(sampler), options, [&](const SupervisedTowerTick&) { ++calls; });
@@ -152,11 +156,11 @@ TEST(SupervisedTower, LearnsColourAndLeavesTheTextTowerAlone) {
 
   ASSERT_EQ(ticks.size(), 2u);
   EXPECT_EQ(calls, 2);
-  EXPECT_EQ(ticks[0].step, 30);
-  EXPECT_EQ(ticks[1].step, 60);
+  EXPECT_EQ(ticks[0].step, 120);
+  EXPECT_EQ(ticks[1].step, 240);
   ASSERT_EQ(ticks[1].accuracy.size(), kStageProbeAttributes.size());
   EXPECT_EQ(ticks[1].accuracy[2].first, "colour");
-  EXPECT_GE(ticks[1].accuracy[2].second, 40.0) << "colour, the last 30 steps";
+  EXPECT_GE(ticks[1].accuracy[2].second, 40.0) << "colour, the last 120 steps";
   EXPECT_LT(ticks[1].loss, ticks[0].loss);
   EXPECT_FALSE(model->is_training());
   EXPECT_TRUE(torch::equal(model->bert->parameters().front(), text_before));
