@@ -160,12 +160,7 @@ std::vector<ClipGroupKey> clip_group_keys(const Dataset& dataset) {
       keys.emplace_back();
       continue;
     }
-    int64_t scene = -1;
-    if (clip.labels.contains("background") && clip.labels["background"].is_string()) {
-      const std::string background = clip.labels["background"].get<std::string>();
-      const auto found = std::find(kSynthBackgrounds.begin(), kSynthBackgrounds.end(), background);
-      if (found != kSynthBackgrounds.end()) scene = int64_t(found - kSynthBackgrounds.begin());
-    }
+    const int scene = clip.labels.contains("background") ? index_of(kSynthBackgrounds, clip.labels["background"]) : -1;
     keys.push_back({o->cls * int64_t(kSynthColours.size()) + o->colour,
                     o->texture * int64_t(kSynthMotions.size()) + o->motion, scene});
   }
